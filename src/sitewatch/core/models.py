@@ -1,0 +1,244 @@
+"""Frozen dataclasses that flow between the layers: sites, zones, scenes, grids, chips, quality."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from affine import Affine
+from shapely.geometry.base import BaseGeometry
+
+from sitewatch.types import Bounds
+
+
+class ZoneKind(StrEnum):
+    """What a zone of a site is for; closed set."""
+
+    PARKING = "parking"
+    RAIL_YARD = "rail_yard"
+    ASSEMBLY = "assembly"
+    LAUNCH_PAD = "launch_pad"
+    TEST_STAND = "test_stand"
+    PROPELLANT_STORAGE = "propellant_storage"
+    CONTAINER_YARD = "container_yard"
+    VIP_AREA = "vip_area"
+    OTHER = "other"
+
+
+class ObjectClass(StrEnum):
+    """The activity indicators sitewatch detects and counts."""
+
+    SMALL_VEHICLE = "small_vehicle"
+    LARGE_VEHICLE = "large_vehicle"
+    RAIL_CAR = "rail_car"
+    CRANE = "crane"
+    CONTAINER = "container"
+
+
+@dataclass(frozen=True)
+class Zone:
+    """A part of a site that means something to the analyst. Geometry is WGS84 lon/lat."""
+
+    id: str
+    site_id: str
+    kind: ZoneKind
+    geometry: BaseGeometry
+    classes: tuple[ObjectClass, ...] = ()
+    name: str = ""
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Site:
+    """A watched facility. Geometry is WGS84 lon/lat; `gsd_m` is its grid's pixel size."""
+
+    id: str
+    name: str
+    geometry: BaseGeometry
+    gsd_m: float = 0.5
+    tags: tuple[str, ...] = ()
+    notes: str = ""
+    zones: tuple[Zone, ...] = ()
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+    def zone(self, zone_id: str) -> Zone | None:
+        """Return the zone with this id, or None."""
+        return next((z for z in self.zones if z.id == zone_id), None)
+
+
+@dataclass(frozen=True)
+class SiteGrid:
+    """The fixed pixel grid of a site: every chip of the site lands on these pixels.
+
+    `crs` is an EPSG string of a UTM zone; (`west`, `north`) is the top-left corner of
+    the top-left pixel, a multiple of `gsd_m`.
+    """
+
+    site_id: str
+    crs: str
+    gsd_m: float
+    west: float
+    north: float
+    width: int
+    height: int
+
+    @property
+    def transform(self) -> Affine:
+        """The affine transform from (col, row) to map coordinates."""
+        return Affine(self.gsd_m, 0.0, self.west, 0.0, -self.gsd_m, self.north)
+
+    @property
+    def bounds(self) -> Bounds:
+        """(west, south, east, north) in the grid CRS."""
+        return Bounds(
+            self.west,
+            self.north - self.height * self.gsd_m,
+            self.west + self.width * self.gsd_m,
+            self.north,
+        )
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, cols)."""
+        return (self.height, self.width)
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One ingested image, identified by the sha256 of its bytes."""
+
+    id: str
+    sha256: str
+    path: str
+    crs_wkt: str
+    crs_label: str
+    width: int
+    height: int
+    band_count: int
+    dtype: str
+    nodata: float | None
+    gsd_m: float
+    footprint: BaseGeometry
+    acquired_at: datetime
+    sensor: str | None = None
+    off_nadir_deg: float | None = None
+    sun_elevation_deg: float | None = None
+    stac_item_id: str | None = None
+    overview_count: int = 0
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def acquired_on(self) -> date:
+        """The UTC day of acquisition."""
+        return self.acquired_at.date()
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How much of a site (zone_id None) or a zone a scene's valid footprint covers."""
+
+    scene_id: str
+    site_id: str
+    zone_id: str | None
+    covered_fraction: float
+
+
+@dataclass(frozen=True)
+class QualityThresholds:
+    """When a zone in a scene is usable: all limits inclusive."""
+
+    min_covered_fraction: float = 0.8
+    max_nodata_fraction: float = 0.2
+    max_cloud_score: float = 0.3
+    max_haze_score: float = 0.6
+
+
+@dataclass(frozen=True)
+class ZoneQuality:
+    """What one scene can show of one zone, with a usable verdict and its reason."""
+
+    scene_id: str
+    site_id: str
+    zone_id: str
+    covered_fraction: float
+    nodata_fraction: float
+    cloud_score: float | None
+    haze_score: float | None
+    usable: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class Chip:
+    """Pixels of one site on its grid: `data` is (band, row, col), `valid` is (row, col) bool."""
+
+    site_id: str
+    grid: SiteGrid
+    data: npt.NDArray[Any]
+    valid: npt.NDArray[np.bool_]
+    scene_ids: tuple[str, ...]
+    acquired_on: date
+    shift_px: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def valid_fraction(self) -> float:
+        """Fraction of grid pixels with data."""
+        return float(self.valid.mean()) if self.valid.size else 0.0
+
+
+@dataclass(frozen=True)
+class ChipRecord:
+    """A chip written to disk and recorded in the store."""
+
+    site_id: str
+    key: str
+    acquired_on: date
+    scene_ids: tuple[str, ...]
+    tif_path: str
+    png_path: str
+    valid_fraction: float
+    shift_px: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Coregistration:
+    """The residual shift of one chip against a site's reference chip, measured by phase correlation.
+
+    `dx_px`/`dy_px` is how far the target content sits right/down of the reference content.
+    `accepted` tells whether the shift may be applied; `reason` says why not when it may not.
+    """
+
+    site_id: str
+    reference_key: str
+    target_key: str
+    dx_px: float
+    dy_px: float
+    confidence: float
+    accepted: bool
+    reason: str
+    residual_dx_px: float | None = None
+    residual_dy_px: float | None = None
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What one batch run did: items ok, skipped and failed, with messages."""
+
+    run_id: str
+    kind: str
+    started_at: datetime
+    finished_at: datetime
+    ok: tuple[str, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()
+    failed: tuple[tuple[str, str], ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        """'ok' when nothing failed, else 'failed'."""
+        return "failed" if self.failed else "ok"
