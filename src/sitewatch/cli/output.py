@@ -15,8 +15,8 @@ from sitewatch.core.models import ChipRecord, Coregistration, Scene, Site, SiteG
 from sitewatch.geo.crs import area_m2
 from sitewatch.pipeline.progress import Progress as ProgressFn
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def print_json(value: Any) -> None:

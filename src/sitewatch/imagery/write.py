@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import rasterio
-from rasterio.errors import RasterioError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.shutil import copy as rio_copy
 
 from sitewatch.core.models import Chip, SiteGrid
@@ -86,21 +87,28 @@ def write_quicklook_png(chip: Chip, path: Path) -> None:
     img = np.concatenate([rgb, alpha])
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with rasterio.open(
-            path,
-            "w",
-            driver="PNG",
-            width=img.shape[2],
-            height=img.shape[1],
-            count=img.shape[0],
-            dtype="uint8",
-        ) as dst:
-            dst.write(img)
+        with warnings.catch_warnings():
+            # a quicklook is a picture, deliberately without georeferencing
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            _write_png(path, img)
     except (RasterioError, OSError) as exc:
         raise InputError(f"{path}: cannot write quicklook: {exc}") from exc
     aux = path.with_name(path.name + ".aux.xml")
     if aux.exists():
         aux.unlink()
+
+
+def _write_png(path: Path, img: npt.NDArray[np.uint8]) -> None:
+    with rasterio.open(
+        path,
+        "w",
+        driver="PNG",
+        width=img.shape[2],
+        height=img.shape[1],
+        count=img.shape[0],
+        dtype="uint8",
+    ) as dst:
+        dst.write(img)
 
 
 def read_chip_file(path: Path) -> tuple[npt.NDArray[Any], npt.NDArray[np.bool_], SiteGrid]:

@@ -8,7 +8,8 @@ Rules a successor needs:
   stays put as later scenes arrive). Other chips are measured against it by phase correlation;
   with co-registration on, an accepted shift is applied by warping the scenes again with the
   grid shifted by that amount, and the residual is measured on the result.
-* Quality is per scene and zone, from that scene's own warped pixels.
+* Quality is per scene and zone, from that scene's own warped pixels, for the zones the scene
+  reaches. Merging several scenes of one day into one observation is the analytics' job.
 """
 
 from __future__ import annotations
@@ -172,6 +173,8 @@ def make_chips(
             continue
         for scene, data, valid in parts:
             for zone in site.zones:
+                if zcover.get((scene.id, zone.id), 0.0) <= 0.0:
+                    continue  # the scene does not reach this zone: nothing to judge
                 result.quality.append(
                     assess_zone_quality(
                         scene.id,
