@@ -7,8 +7,8 @@ from functools import lru_cache
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 from shapely import segmentize
+from shapely import transform as shapely_transform
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import transform as shapely_transform
 
 from sitewatch.errors import GeometryError, InputError
 
@@ -53,7 +53,7 @@ def reproject_geometry(
     if max_segment is not None and max_segment > 0:
         geom = segmentize(geom, max_segment)
     tr = _transformer(src_crs, dst_crs)
-    return shapely_transform(tr.transform, geom)
+    return shapely_transform(geom, tr.transform, interleaved=False)
 
 
 def area_m2(geom_wgs84: BaseGeometry, utm_crs: str | None = None) -> float:

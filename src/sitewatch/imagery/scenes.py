@@ -99,7 +99,7 @@ def _footprint(ds: Any) -> tuple[BaseGeometry, float]:
     valid_fraction = float((mask > 0).mean())
     if valid_fraction == 1.0:
         return box(*ds.bounds), 1.0
-    tr = ds.transform * Affine.scale(ds.width / w, ds.height / h)
+    tr = ds.transform @ Affine.scale(ds.width / w, ds.height / h)
     polys = [
         shape(g)
         for g, v in rasterio.features.shapes(mask, mask=mask > 0, transform=tr, connectivity=8)
@@ -116,7 +116,7 @@ def _gsd_m(ds: Any, crs_wkt: str) -> float:
     """Mean ground sample distance in metres at the image centre, for any CRS."""
     c, r = ds.width / 2, ds.height / 2
     step = max(1, min(ds.width, ds.height) // 20)
-    pts = [ds.transform * (c, r), ds.transform * (c + step, r), ds.transform * (c, r + step)]
+    pts = [ds.transform @ (c, r), ds.transform @ (c + step, r), ds.transform @ (c, r + step)]
     lon, lat = Transformer.from_crs(CRS.from_wkt(crs_wkt), WGS84, always_xy=True).transform(*pts[0])
     to_utm = Transformer.from_crs(CRS.from_wkt(crs_wkt), utm_crs_for(lon, lat), always_xy=True)
     xy = [to_utm.transform(x, y) for x, y in pts]

@@ -28,8 +28,8 @@ MARGIN_PX = 2
 
 
 def _source_window(ds: Any, grid: SiteGrid, dst_transform: Affine) -> Window | None:
-    west, north = dst_transform * (0, 0)
-    east, south = dst_transform * (grid.width, grid.height)
+    west, north = dst_transform @ (0, 0)
+    east, south = dst_transform @ (grid.width, grid.height)
     b = transform_bounds(grid.crs, ds.crs, west, south, east, north, densify_pts=21)
     win = from_bounds(*b, transform=ds.transform)
     col0 = max(0, math.floor(win.col_off) - MARGIN_PX)
@@ -63,7 +63,7 @@ def render_on_grid(
         NoOverlapError: the scene does not reach the grid.
         ImageryReadError: the pixels could not be read.
     """
-    dst_transform = grid.transform * Affine.translation(shift_px[0], shift_px[1])
+    dst_transform = grid.transform @ Affine.translation(shift_px[0], shift_px[1])
     try:
         with rasterio.open(path) as ds:
             win = _source_window(ds, grid, dst_transform)
@@ -77,7 +77,7 @@ def render_on_grid(
             read_rs = Resampling.average if factor > 1 else Resampling.nearest
             src = ds.read(window=win, out_shape=(ds.count, out_h, out_w), resampling=read_rs)
             mask = ds.dataset_mask(window=win, out_shape=(out_h, out_w)) > 0
-            src_transform = ds.window_transform(win) * Affine.scale(
+            src_transform = ds.window_transform(win) @ Affine.scale(
                 win.width / out_w, win.height / out_h
             )
             src_crs = ds.crs
@@ -126,7 +126,7 @@ def _grid_res_in_src_units(ds: Any, grid: SiteGrid, win: Window) -> float:
     """The grid's pixel size expressed in source CRS units, near the window centre."""
     if ds.crs.is_projected and ds.crs.linear_units_factor[1] == 1.0:
         return grid.gsd_m
-    cx, cy = ds.window_transform(win) * (win.width / 2, win.height / 2)
+    cx, cy = ds.window_transform(win) @ (win.width / 2, win.height / 2)
     b = transform_bounds(
         ds.crs, grid.crs, cx, cy, cx + abs(ds.transform.a), cy + abs(ds.transform.e)
     )
