@@ -22,7 +22,9 @@ JOPLIN = SHARED_DATA / "joplin_prepost_georef"
 def require_shared(path: Path) -> Path:
     """Skip (with the reason) when the shared real-imagery folder is absent."""
     if not path.exists():
-        pytest.skip(f"real imagery not available: {path} is absent (it sits beside the checkout in CI)")
+        pytest.skip(
+            f"real imagery not available: {path} is absent (it sits beside the checkout in CI)"
+        )
     return path
 
 
@@ -88,13 +90,21 @@ def rect(w: float, s: float, e: float, n: float) -> dict[str, Any]:
     return {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
 
 
-def watchlist_doc(sites: list[dict[str, Any]], zones: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def watchlist_doc(
+    sites: list[dict[str, Any]], zones: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """A GeoJSON watchlist from site and zone property dicts that carry a 'geometry'."""
     feats = []
     for role, items in (("site", sites), ("zone", zones or [])):
         for props in items:
             p = {k: v for k, v in props.items() if k != "geometry"}
-            feats.append({"type": "Feature", "geometry": props["geometry"], "properties": {"role": role, **p}})
+            feats.append(
+                {
+                    "type": "Feature",
+                    "geometry": props["geometry"],
+                    "properties": {"role": role, **p},
+                }
+            )
     return {"type": "FeatureCollection", "features": feats}
 
 

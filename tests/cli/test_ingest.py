@@ -21,7 +21,9 @@ def with_site(cli: Callable[..., Any], write_watchlist: Callable[..., Path]) -> 
     assert cli("sites", "import", str(write_watchlist(watchlist_doc([SITE])))).code == 0
 
 
-def test_ingest_records_metadata(cli: Callable[..., Any], make_tiff: MakeTiff, with_site: None) -> None:
+def test_ingest_records_metadata(
+    cli: Callable[..., Any], make_tiff: MakeTiff, with_site: None
+) -> None:
     p = make_tiff(tags={"SENSOR": "TestSat-1", "OFF_NADIR": "12.5", "SUN_ELEVATION": "41"})
     r = cli("ingest", str(p), "--json")
     assert r.code == 0, r.err
@@ -30,14 +32,20 @@ def test_ingest_records_metadata(cli: Callable[..., Any], make_tiff: MakeTiff, w
     scene = json.loads(cli("scenes", "show", item["scene"], "--json").out)
     assert scene["crs"] == "EPSG:32615" and scene["gsd_m"] == pytest.approx(0.5, rel=1e-3)
     assert scene["acquired_at"] == "2019-02-22T10:30:00+00:00"
-    assert (scene["sensor"], scene["off_nadir_deg"], scene["sun_elevation_deg"]) == ("TestSat-1", 12.5, 41.0)
+    assert (scene["sensor"], scene["off_nadir_deg"], scene["sun_elevation_deg"]) == (
+        "TestSat-1",
+        12.5,
+        41.0,
+    )
     assert scene["bands"] == 3 and scene["dtype"] == "uint8"
     import hashlib
 
     assert scene["sha256"] == hashlib.sha256(p.read_bytes()).hexdigest()
 
 
-def test_footprint_follows_nodata_not_bbox(cli: Callable[..., Any], make_tiff: MakeTiff, with_site: None) -> None:
+def test_footprint_follows_nodata_not_bbox(
+    cli: Callable[..., Any], make_tiff: MakeTiff, with_site: None
+) -> None:
     data = np.full((1, 160, 200), 50, np.uint16)
     data[:, :, 100:] = 0  # east half is nodata
     p = make_tiff(data=data, dtype="uint16", bands=1, nodata=0)
@@ -52,15 +60,24 @@ def test_footprint_follows_nodata_not_bbox(cli: Callable[..., Any], make_tiff: M
     assert (w, s, e, n) == pytest.approx((366700.0, 4104320.0, 366750.0, 4104400.0), abs=0.01)
 
 
-def test_float32_with_alpha_and_internal_mask(cli: Callable[..., Any], make_tiff: MakeTiff, with_site: None) -> None:
+def test_float32_with_alpha_and_internal_mask(
+    cli: Callable[..., Any], make_tiff: MakeTiff, with_site: None
+) -> None:
     f = make_tiff(dtype="float32", bands=2, data=np.ones((2, 160, 200), np.float32))
-    a = make_tiff(bands=4, data=np.dstack([np.full((160, 200), v, np.uint8) for v in (10, 20, 30, 255)]).transpose(2, 0, 1))
+    a = make_tiff(
+        bands=4,
+        data=np.dstack([np.full((160, 200), v, np.uint8) for v in (10, 20, 30, 255)]).transpose(
+            2, 0, 1
+        ),
+    )
     r = cli("ingest", str(f), str(a), "--json")
     assert r.code == 0, r.err
     assert [i["outcome"] for i in json.loads(r.out)] == ["added", "added"]
 
 
-def test_ingest_twice_is_idempotent(cli: Callable[..., Any], make_tiff: MakeTiff, with_site: None, home: Path) -> None:
+def test_ingest_twice_is_idempotent(
+    cli: Callable[..., Any], make_tiff: MakeTiff, with_site: None, home: Path
+) -> None:
     p = make_tiff()
     assert cli("ingest", str(p)).code == 0
     before = store_snapshot(home)
@@ -70,7 +87,9 @@ def test_ingest_twice_is_idempotent(cli: Callable[..., Any], make_tiff: MakeTiff
     assert store_snapshot(home) == before
 
 
-def test_scene_over_no_site_is_recorded_not_an_error(cli: Callable[..., Any], make_tiff: MakeTiff, with_site: None) -> None:
+def test_scene_over_no_site_is_recorded_not_an_error(
+    cli: Callable[..., Any], make_tiff: MakeTiff, with_site: None
+) -> None:
     far = make_tiff(origin=(500000.0, 5000000.0))
     near = make_tiff()
     r = cli("ingest", str(far), str(near), "--json")
@@ -80,35 +99,72 @@ def test_scene_over_no_site_is_recorded_not_an_error(cli: Callable[..., Any], ma
     assert len(json.loads(cli("scenes", "list", "--site", "depot", "--json").out)) == 1
 
 
-def test_folder_recursive_and_stac_item_collection(cli: Callable[..., Any], make_tiff: MakeTiff, with_site: None, tmp_path: Path) -> None:
+def test_folder_recursive_and_stac_item_collection(
+    cli: Callable[..., Any], make_tiff: MakeTiff, with_site: None, tmp_path: Path
+) -> None:
     sub = tmp_path / "deliveries" / "a"
     sub.mkdir(parents=True)
     t1 = make_tiff("deliveries/a/one.tif", datetime_tag=None)
     make_tiff("deliveries/two.tif", seed=3)
     item = {
-        "type": "Feature", "stac_version": "1.0.0", "id": "scene-one", "bbox": [0, 0, 1, 1],
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "id": "scene-one",
+        "bbox": [0, 0, 1, 1],
         "geometry": rect(0, 0, 1, 1),
-        "properties": {"datetime": "2019-03-01T02:03:04Z", "platform": "sat-x", "view:off_nadir": 7.0, "view:sun_elevation": 33.0},
-        "assets": {"image": {"href": "a/one.tif", "type": "image/tiff; application=geotiff", "roles": ["data"]}, "thumb": {"href": "a/one.png", "roles": ["thumbnail"]}},
+        "properties": {
+            "datetime": "2019-03-01T02:03:04Z",
+            "platform": "sat-x",
+            "view:off_nadir": 7.0,
+            "view:sun_elevation": 33.0,
+        },
+        "assets": {
+            "image": {
+                "href": "a/one.tif",
+                "type": "image/tiff; application=geotiff",
+                "roles": ["data"],
+            },
+            "thumb": {"href": "a/one.png", "roles": ["thumbnail"]},
+        },
         "links": [],
     }
-    (tmp_path / "deliveries" / "items.json").write_text(json.dumps({"type": "FeatureCollection", "features": [item]}))
+    (tmp_path / "deliveries" / "items.json").write_text(
+        json.dumps({"type": "FeatureCollection", "features": [item]})
+    )
     r = cli("ingest", str(tmp_path / "deliveries"), "--json")
     assert r.code == 0, r.err
     items = json.loads(r.out)
     assert sorted(Path(i["path"]).name for i in items) == ["one.tif", "two.tif"]
     stac_scene = next(i["scene"] for i in items if i["path"] == str(t1))
     s = json.loads(cli("scenes", "show", stac_scene, "--json").out)
-    assert (s["acquired_at"], s["sensor"], s["off_nadir_deg"], s["stac_item_id"]) == ("2019-03-01T02:03:04+00:00", "sat-x", 7.0, "scene-one")
+    assert (s["acquired_at"], s["sensor"], s["off_nadir_deg"], s["stac_item_id"]) == (
+        "2019-03-01T02:03:04+00:00",
+        "sat-x",
+        7.0,
+        "scene-one",
+    )
 
 
-def test_stac_item_and_catalog(cli: Callable[..., Any], make_tiff: MakeTiff, with_site: None, tmp_path: Path) -> None:
+def test_stac_item_and_catalog(
+    cli: Callable[..., Any], make_tiff: MakeTiff, with_site: None, tmp_path: Path
+) -> None:
     import pystac
 
     tif = make_tiff("cat/img.tif", datetime_tag=None)
     cat = pystac.Catalog(id="deliveries", description="test")
-    item = pystac.Item(id="it-1", geometry=rect(0, 0, 1, 1), bbox=[0, 0, 1, 1], datetime=None, properties={"start_datetime": "2020-01-01T00:00:00Z", "end_datetime": "2020-01-01T00:01:00Z"})
-    item.add_asset("data", pystac.Asset(href=str(tif), media_type=pystac.MediaType.GEOTIFF, roles=["data"]))
+    item = pystac.Item(
+        id="it-1",
+        geometry=rect(0, 0, 1, 1),
+        bbox=[0, 0, 1, 1],
+        datetime=None,
+        properties={
+            "start_datetime": "2020-01-01T00:00:00Z",
+            "end_datetime": "2020-01-01T00:01:00Z",
+        },
+    )
+    item.add_asset(
+        "data", pystac.Asset(href=str(tif), media_type=pystac.MediaType.GEOTIFF, roles=["data"])
+    )
     cat.add_item(item)
     cat.normalize_and_save(str(tmp_path / "cat"), catalog_type=pystac.CatalogType.SELF_CONTAINED)
     r = cli("ingest", str(tmp_path / "cat" / "catalog.json"), "--json")
@@ -137,30 +193,76 @@ def _bad_cases(tmp_path: Path, make_tiff: MakeTiff) -> list[tuple[str, list[str]
     no_transform = make_tiff("notransform.tif", georef=False)
     no_time = make_tiff("notime.tif", datetime_tag=None)
     missing_asset = tmp_path / "item.json"
-    missing_asset.write_text(json.dumps({
-        "type": "Feature", "stac_version": "1.0.0", "id": "lost", "bbox": [0, 0, 1, 1], "geometry": rect(0, 0, 1, 1),
-        "properties": {"datetime": "2019-01-01T00:00:00Z"},
-        "assets": {"image": {"href": "gone.tif", "type": "image/tiff; application=geotiff"}}, "links": [],
-    }))
+    missing_asset.write_text(
+        json.dumps(
+            {
+                "type": "Feature",
+                "stac_version": "1.0.0",
+                "id": "lost",
+                "bbox": [0, 0, 1, 1],
+                "geometry": rect(0, 0, 1, 1),
+                "properties": {"datetime": "2019-01-01T00:00:00Z"},
+                "assets": {
+                    "image": {"href": "gone.tif", "type": "image/tiff; application=geotiff"}
+                },
+                "links": [],
+            }
+        )
+    )
     return [
         ("not_a_raster", [str(text)], rf"^error: {text}: not a raster GDAL can read"),
         ("truncated", [str(truncated)], rf"^error: {truncated}: truncated or corrupt"),
-        ("truncated_tiled", [str(cut)], rf"^error: {cut}: truncated or corrupt GeoTIFF: block \(\d, \d\) of band 1 ends at byte \d+ but the file has \d+ bytes"),
+        (
+            "truncated_tiled",
+            [str(cut)],
+            rf"^error: {cut}: truncated or corrupt GeoTIFF: block \(\d, \d\) of band 1 ends at byte \d+ but the file has \d+ bytes",
+        ),
         ("no_crs", [str(no_crs)], rf"^error: {no_crs}: no CRS; assign one first"),
         ("no_transform", [str(no_transform)], rf"^error: {no_transform}: no CRS"),
-        ("no_time", [str(no_time)], rf"^error: {no_time}: no acquisition time found .*give one with --acquired YYYY-MM-DD"),
-        ("missing_asset", [str(missing_asset)], rf"^error: {missing_asset}: item 'lost' asset 'image' is missing: .*gone.tif does not exist"),
-        ("missing_path", [str(tmp_path / 'nowhere.tif')], rf"^error: {tmp_path / 'nowhere.tif'}: no such file or folder"),
-        ("bad_acquired", [str(no_time), "--acquired", "yesterday"], r"^error: 'yesterday' is not a date or time"),
+        (
+            "no_time",
+            [str(no_time)],
+            rf"^error: {no_time}: no acquisition time found .*give one with --acquired YYYY-MM-DD",
+        ),
+        (
+            "missing_asset",
+            [str(missing_asset)],
+            rf"^error: {missing_asset}: item 'lost' asset 'image' is missing: .*gone.tif does not exist",
+        ),
+        (
+            "missing_path",
+            [str(tmp_path / "nowhere.tif")],
+            rf"^error: {tmp_path / 'nowhere.tif'}: no such file or folder",
+        ),
+        (
+            "bad_acquired",
+            [str(no_time), "--acquired", "yesterday"],
+            r"^error: 'yesterday' is not a date or time",
+        ),
     ]
 
 
-CASES = ["not_a_raster", "truncated", "truncated_tiled", "no_crs", "no_transform", "no_time", "missing_asset", "missing_path", "bad_acquired"]
+CASES = [
+    "not_a_raster",
+    "truncated",
+    "truncated_tiled",
+    "no_crs",
+    "no_transform",
+    "no_time",
+    "missing_asset",
+    "missing_path",
+    "bad_acquired",
+]
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_bad_input_exit_2_one_line_store_unchanged(
-    case: str, cli: Callable[..., Any], make_tiff: MakeTiff, with_site: None, home: Path, tmp_path: Path
+    case: str,
+    cli: Callable[..., Any],
+    make_tiff: MakeTiff,
+    with_site: None,
+    home: Path,
+    tmp_path: Path,
 ) -> None:
     import re
 
@@ -176,7 +278,9 @@ def test_bad_input_exit_2_one_line_store_unchanged(
     assert store_snapshot(home) == before
 
 
-def test_acquired_option_fills_missing_time(cli: Callable[..., Any], make_tiff: MakeTiff, with_site: None) -> None:
+def test_acquired_option_fills_missing_time(
+    cli: Callable[..., Any], make_tiff: MakeTiff, with_site: None
+) -> None:
     p = make_tiff(datetime_tag=None)
     r = cli("ingest", str(p), "--acquired", "2011-05-25", "--json")
     assert r.code == 0, r.err
@@ -184,7 +288,9 @@ def test_acquired_option_fills_missing_time(cli: Callable[..., Any], make_tiff: 
     assert s["acquired_at"] == "2011-05-25T00:00:00+00:00"
 
 
-def test_batch_goes_on_past_a_bad_file(cli: Callable[..., Any], make_tiff: MakeTiff, with_site: None, tmp_path: Path) -> None:
+def test_batch_goes_on_past_a_bad_file(
+    cli: Callable[..., Any], make_tiff: MakeTiff, with_site: None, tmp_path: Path
+) -> None:
     bad = tmp_path / "bad.tif"
     bad.write_text("nope")
     good = make_tiff()
@@ -195,7 +301,12 @@ def test_batch_goes_on_past_a_bad_file(cli: Callable[..., Any], make_tiff: MakeT
     assert runs[0]["status"] == "failed" and runs[0]["failed"][0][0] == str(bad)
 
 
-def test_crash_mid_ingest_leaves_no_partial_scene(make_tiff: MakeTiff, home: Path, write_watchlist: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crash_mid_ingest_leaves_no_partial_scene(
+    make_tiff: MakeTiff,
+    home: Path,
+    write_watchlist: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from sitewatch.errors import StoreError
     from sitewatch.pipeline.ingest import ingest_paths
     from sitewatch.pipeline.sites import import_sites

@@ -12,10 +12,17 @@ import pytest
 from tests.conftest import rect, store_snapshot, watchlist_doc
 
 SITE = {"id": "depot", "name": "Depot", "geometry": rect(-94.50, 37.065, -94.48, 37.080)}
-ZONE = {"id": "lot", "site": "depot", "kind": "parking", "geometry": rect(-94.495, 37.07, -94.49, 37.075)}
+ZONE = {
+    "id": "lot",
+    "site": "depot",
+    "kind": "parking",
+    "geometry": rect(-94.495, 37.07, -94.49, 37.075),
+}
 
 
-def test_import_list_show_export(cli: Callable[..., Any], write_watchlist: Callable[..., Path], tmp_path: Path) -> None:
+def test_import_list_show_export(
+    cli: Callable[..., Any], write_watchlist: Callable[..., Path], tmp_path: Path
+) -> None:
     r = cli("sites", "import", str(write_watchlist(watchlist_doc([SITE], [ZONE]))))
     assert r.code == 0, r.err
     listed = json.loads(cli("sites", "list", "--json").out)
@@ -30,7 +37,9 @@ def test_import_list_show_export(cli: Callable[..., Any], write_watchlist: Calla
     assert json.loads(cli("sites", "show", "depot", "--json").out) == shown
 
 
-def test_reimport_is_an_update(cli: Callable[..., Any], write_watchlist: Callable[..., Path], home: Path) -> None:
+def test_reimport_is_an_update(
+    cli: Callable[..., Any], write_watchlist: Callable[..., Path], home: Path
+) -> None:
     path = write_watchlist(watchlist_doc([SITE], [ZONE]))
     cli("sites", "import", str(path))
     before = store_snapshot(home)
@@ -42,33 +51,100 @@ def test_reimport_is_an_update(cli: Callable[..., Any], write_watchlist: Callabl
 
 
 def _self_intersecting() -> dict[str, Any]:
-    return {"type": "Polygon", "coordinates": [[[-94.5, 37.07], [-94.48, 37.08], [-94.48, 37.07], [-94.5, 37.08], [-94.5, 37.07]]]}
+    return {
+        "type": "Polygon",
+        "coordinates": [
+            [[-94.5, 37.07], [-94.48, 37.08], [-94.48, 37.07], [-94.5, 37.08], [-94.5, 37.07]]
+        ],
+    }
 
 
 BAD = [
-    ("self_intersecting_site", [{**SITE, "geometry": _self_intersecting()}], [], r"site 'depot': ring self-intersects near \(-94\.4900, 37\.0750\)"),
-    ("invalid_ring", [{**SITE, "geometry": {"type": "Polygon", "coordinates": [[[-94.5, 37.07], [-94.48, 37.08], [-94.5, 37.07]]]}}], [], r"site 'depot': invalid geometry \(Too few points in geometry component\) near \(-94\.5000, 37\.0700\)"),
-    ("zone_outside", [SITE], [{**ZONE, "geometry": rect(-94.485, 37.07, -94.47, 37.075)}], r"zone 'lot' of site 'depot' is not inside its site: 66\.\d% of its area lies outside"),
+    (
+        "self_intersecting_site",
+        [{**SITE, "geometry": _self_intersecting()}],
+        [],
+        r"site 'depot': ring self-intersects near \(-94\.4900, 37\.0750\)",
+    ),
+    (
+        "invalid_ring",
+        [
+            {
+                **SITE,
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [[[-94.5, 37.07], [-94.48, 37.08], [-94.5, 37.07]]],
+                },
+            }
+        ],
+        [],
+        r"site 'depot': invalid geometry \(Too few points in geometry component\) near \(-94\.5000, 37\.0700\)",
+    ),
+    (
+        "zone_outside",
+        [SITE],
+        [{**ZONE, "geometry": rect(-94.485, 37.07, -94.47, 37.075)}],
+        r"zone 'lot' of site 'depot' is not inside its site: 66\.\d% of its area lies outside",
+    ),
     ("duplicate_site", [SITE, SITE], [], r"duplicate site id 'depot'"),
     ("duplicate_zone", [SITE], [ZONE, ZONE], r"site 'depot': duplicate zone id 'lot'"),
-    ("unknown_kind", [SITE], [{**ZONE, "kind": "missile_silo"}], r"zone 'lot' of site 'depot': unknown zone kind 'missile_silo'; use one of parking, rail_yard"),
+    (
+        "unknown_kind",
+        [SITE],
+        [{**ZONE, "kind": "missile_silo"}],
+        r"zone 'lot' of site 'depot': unknown zone kind 'missile_silo'; use one of parking, rail_yard",
+    ),
     ("unknown_class", [SITE], [{**ZONE, "classes": ["tank"]}], r"unknown class 'tank'"),
-    ("out_of_range", [{**SITE, "geometry": rect(-194.5, 37.065, -194.48, 37.08)}], [], r"coordinate \(-194\.5, 37\.065\) is out of range for lon/lat"),
-    ("swapped", [{**SITE, "geometry": rect(37.065, 124.70, 37.08, 124.72)}], [], r"coordinate \(37\.065, 124\.7\) is out of range; it looks like \(lat, lon\)"),
+    (
+        "out_of_range",
+        [{**SITE, "geometry": rect(-194.5, 37.065, -194.48, 37.08)}],
+        [],
+        r"coordinate \(-194\.5, 37\.065\) is out of range for lon/lat",
+    ),
+    (
+        "swapped",
+        [{**SITE, "geometry": rect(37.065, 124.70, 37.08, 124.72)}],
+        [],
+        r"coordinate \(37\.065, 124\.7\) is out of range; it looks like \(lat, lon\)",
+    ),
     ("empty_geometry", [{**SITE, "geometry": None}], [], r"site 'depot': empty geometry"),
-    ("empty_polygon", [{**SITE, "geometry": {"type": "Polygon", "coordinates": []}}], [], r"site 'depot': empty geometry"),
-    ("too_large", [{**SITE, "geometry": rect(-95.0, 37.0, -94.0, 38.0)}], [], r"site 'depot': area 9\d{3}\.\d km² is over the maximum of 100 km²"),
-    ("zone_unknown_site", [SITE], [{**ZONE, "site": "nowhere"}], r"zone 'lot' names unknown site 'nowhere'"),
+    (
+        "empty_polygon",
+        [{**SITE, "geometry": {"type": "Polygon", "coordinates": []}}],
+        [],
+        r"site 'depot': empty geometry",
+    ),
+    (
+        "too_large",
+        [{**SITE, "geometry": rect(-95.0, 37.0, -94.0, 38.0)}],
+        [],
+        r"site 'depot': area 9\d{3}\.\d km² is over the maximum of 100 km²",
+    ),
+    (
+        "zone_unknown_site",
+        [SITE],
+        [{**ZONE, "site": "nowhere"}],
+        r"zone 'lot' names unknown site 'nowhere'",
+    ),
     ("bad_slug", [{**SITE, "id": "Depot One"}], [], r"site id 'Depot One' is not a slug"),
 ]
 
 
 @pytest.mark.parametrize(("case", "sites", "zones", "message"), BAD, ids=[b[0] for b in BAD])
 def test_bad_watchlist_exit_2_one_line_store_unchanged(
-    cli: Callable[..., Any], write_watchlist: Callable[..., Path], home: Path,
-    case: str, sites: list[dict[str, Any]], zones: list[dict[str, Any]], message: str,
+    cli: Callable[..., Any],
+    write_watchlist: Callable[..., Path],
+    home: Path,
+    case: str,
+    sites: list[dict[str, Any]],
+    zones: list[dict[str, Any]],
+    message: str,
 ) -> None:
-    cli("sites", "import", str(write_watchlist(watchlist_doc([{**SITE, "id": "keep"}]), "keep.geojson")))
+    cli(
+        "sites",
+        "import",
+        str(write_watchlist(watchlist_doc([{**SITE, "id": "keep"}]), "keep.geojson")),
+    )
     before = store_snapshot(home)
     path = write_watchlist(watchlist_doc(sites, zones), f"{case}.geojson")
     r = cli("sites", "import", str(path))
@@ -89,7 +165,9 @@ def test_not_yaml_or_json(cli: Callable[..., Any], tmp_path: Path) -> None:
     assert r.code == 2 and f"error: {p}: not valid YAML or JSON" in r.err
 
 
-def test_unknown_site_id(cli: Callable[..., Any], write_watchlist: Callable[..., Path], home: Path) -> None:
+def test_unknown_site_id(
+    cli: Callable[..., Any], write_watchlist: Callable[..., Path], home: Path
+) -> None:
     cli("sites", "import", str(write_watchlist(watchlist_doc([SITE]))))
     before = store_snapshot(home)
     r = cli("sites", "show", "nope")
@@ -111,4 +189,9 @@ def test_shipped_watchlists_are_valid(cli: Callable[..., Any]) -> None:
         assert r.code == 0, r.err
     sohae = json.loads(cli("sites", "show", "sohae", "--json").out)
     assert all(z["approximate"] for z in sohae["zones"])
-    assert {z["kind"] for z in sohae["zones"]} >= {"launch_pad", "test_stand", "rail_yard", "propellant_storage"}
+    assert {z["kind"] for z in sohae["zones"]} >= {
+        "launch_pad",
+        "test_stand",
+        "rail_yard",
+        "propellant_storage",
+    }

@@ -31,7 +31,9 @@ def test_utm_refuses_non_lonlat() -> None:
     size_deg=st.floats(0.001, 0.05),
     gsd=st.sampled_from([0.3, 0.5, 0.6, 1.0, 5.0]),
 )
-def test_grid_covers_site_and_is_snapped(lon: float, lat: float, size_deg: float, gsd: float) -> None:
+def test_grid_covers_site_and_is_snapped(
+    lon: float, lat: float, size_deg: float, gsd: float
+) -> None:
     site = Site(id="s", name="s", geometry=box(lon, lat, lon + size_deg, lat + size_deg), gsd_m=gsd)
     g = grid_for_site(site)
     assert g.west / gsd == pytest.approx(round(g.west / gsd), abs=1e-6)

@@ -9,7 +9,13 @@ from sitewatch.errors import WatchlistError
 from sitewatch.watchlist.load import dump_watchlist, parse_watchlist
 from tests.conftest import rect, watchlist_doc
 
-SITE = {"id": "yard", "name": "Yard", "gsd_m": 0.3, "tags": ["port"], "geometry": rect(124.70, 39.65, 124.72, 39.67)}
+SITE = {
+    "id": "yard",
+    "name": "Yard",
+    "gsd_m": 0.3,
+    "tags": ["port"],
+    "geometry": rect(124.70, 39.65, 124.72, 39.67),
+}
 ZONE = {
     "id": "north",
     "site": "yard",
@@ -56,6 +62,11 @@ def test_projected_document_crs_is_converted_to_wgs84() -> None:
 def test_feature_without_role_is_refused() -> None:
     import json
 
-    doc = {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": rect(0, 0, 0.01, 0.01), "properties": {"id": "x"}}]}
+    doc = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "geometry": rect(0, 0, 0.01, 0.01), "properties": {"id": "x"}}
+        ],
+    }
     with pytest.raises(WatchlistError, match="properties.role must be 'site' or 'zone'"):
         parse_watchlist(json.dumps(doc), "w")

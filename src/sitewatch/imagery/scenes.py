@@ -29,6 +29,7 @@ from shapely.ops import unary_union
 from sitewatch.core.models import Scene
 from sitewatch.errors import InputError, NotGeoreferencedError
 from sitewatch.geo.crs import WGS84, reproject_geometry, utm_crs_for
+from sitewatch.imagery.warp import GDAL_CACHE_MB
 from sitewatch.types import parse_datetime
 
 FOOTPRINT_MAX_PX = 512
@@ -156,7 +157,7 @@ def read_scene(path: Path, hints: SceneHints | None = None, sha256: str | None =
     hints = hints or SceneHints()
     digest = sha256 or sha256_file(path)
     try:
-        with rasterio.open(path) as ds:
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), rasterio.open(path) as ds:
             if ds.crs is None:
                 raise NotGeoreferencedError(
                     f"{path}: no CRS; assign one first (gdal_edit.py -a_srs EPSG:...)"
