@@ -91,7 +91,7 @@ def child(mode: str, home: str) -> None:
 
         grid = open_store(Path(home)).get_grid("bench")
         t0 = time.perf_counter()
-        data, valid = render_on_grid(SCENE, grid)
+        data, _valid = render_on_grid(SCENE, grid)
         shape = list(data.shape)
     else:
         from sitewatch.pipeline.chips import ChipOptions, make_chips

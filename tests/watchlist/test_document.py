@@ -68,5 +68,5 @@ def test_feature_without_role_is_refused() -> None:
             {"type": "Feature", "geometry": rect(0, 0, 0.01, 0.01), "properties": {"id": "x"}}
         ],
     }
-    with pytest.raises(WatchlistError, match="properties.role must be 'site' or 'zone'"):
+    with pytest.raises(WatchlistError, match=r"properties\.role must be 'site' or 'zone'"):
         parse_watchlist(json.dumps(doc), "w")
