@@ -16,10 +16,21 @@ from sitewatch.cli.output import (
     progress_bar,
     quality_dict,
 )
+from sitewatch.config import Settings
 from sitewatch.pipeline.chips import ChipOptions, make_chips
 from sitewatch.types import parse_datetime
 
 JSON_OPT = typer.Option(False, "--json", help="print JSON instead of a table")
+
+
+def chip_options(settings: Settings, coregister: bool = True) -> ChipOptions:
+    """The chip options the settings ask for."""
+    return ChipOptions(
+        thresholds=settings.quality_thresholds(),
+        coregister=coregister,
+        min_confidence=settings.coreg_min_confidence,
+        max_shift_px=settings.coreg_max_shift_px,
+    )
 
 
 def chips(
@@ -37,12 +48,7 @@ def chips(
     """Render a site's chips on its grid (COG + PNG), score zone quality, co-register dates."""
     c = app_context(ctx)
     s = c.settings
-    options = ChipOptions(
-        thresholds=s.quality_thresholds(),
-        coregister=coregister,
-        min_confidence=s.coreg_min_confidence,
-        max_shift_px=s.coreg_max_shift_px,
-    )
+    options = chip_options(s, coregister)
     day = parse_datetime(on).date() if on else None
     with progress_bar("chips") as progress:
         result = make_chips(c.store, site_id, out or s.home / "chips", day, options, progress)

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import typer
 
+from sitewatch.cli.chips import chip_options
 from sitewatch.cli.context import app_context
 from sitewatch.cli.output import console, progress_bar
 from sitewatch.errors import InputError
-from sitewatch.pipeline.chips import ChipOptions, make_chips
+from sitewatch.pipeline.chips import make_chips
 from sitewatch.pipeline.ingest import IngestOutcome, ingest_paths
 from sitewatch.pipeline.sites import import_sites
 
@@ -36,11 +37,7 @@ def demo(
         f"[bold]2. ingest[/]: {ing.count(IngestOutcome.ADDED)} new scenes, "
         f"{ing.count(IngestOutcome.KNOWN)} already known, {ing.count(IngestOutcome.FAILED)} failed"
     )
-    options = ChipOptions(
-        thresholds=s.quality_thresholds(),
-        min_confidence=s.coreg_min_confidence,
-        max_shift_px=s.coreg_max_shift_px,
-    )
+    options = chip_options(s)
     out = s.home / "chips"
     console.print("[bold]3. chips[/] on each site's fixed grid, with quality and co-registration:")
     for site in sites:

@@ -9,7 +9,7 @@ from sitewatch.imagery.discover import IngestInput, discover_inputs
 from sitewatch.imagery.quality import assess_zone_quality, zone_masks
 from sitewatch.imagery.scenes import SceneHints, read_scene, sha256_file
 from sitewatch.imagery.warp import render_on_grid
-from sitewatch.imagery.write import read_chip_file, write_chip_cog, write_quicklook_png
+from sitewatch.imagery.write import write_chip_cog, write_quicklook_png
 
 __all__ = [
     "IngestInput",
@@ -18,7 +18,6 @@ __all__ = [
     "assess_zone_quality",
     "discover_inputs",
     "measure_shift",
-    "read_chip_file",
     "read_scene",
     "render_on_grid",
     "sha256_file",

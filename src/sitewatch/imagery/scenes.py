@@ -22,7 +22,7 @@ import rasterio.features
 from affine import Affine
 from pyproj import CRS, Transformer
 from rasterio.errors import RasterioError
-from shapely.geometry import box, shape
+from shapely.geometry import Polygon, box, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
@@ -107,7 +107,7 @@ def _footprint(ds: Any) -> tuple[BaseGeometry, float]:
         if v > 0
     ]
     if not polys:
-        return box(0, 0, 0, 0).buffer(-1), 0.0
+        return Polygon(), 0.0
     px = abs(tr.a)
     geom = unary_union(polys).simplify(px / 2, preserve_topology=True)
     return geom, valid_fraction

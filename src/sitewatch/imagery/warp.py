@@ -43,7 +43,7 @@ def _overlaps(ds: Any, grid: SiteGrid, dst_transform: Affine) -> bool:
     )
 
 
-def _overview_level(path: Path, ds: Any, grid: SiteGrid) -> int | None:
+def _overview_level(ds: Any, grid: SiteGrid) -> int | None:
     """Index of the coarsest overview still at least as fine as the grid, or None for full resolution."""
     factors = ds.overviews(1)
     if not factors:
@@ -88,7 +88,7 @@ def render_on_grid(
         with rasterio.open(path) as ds:
             if not _overlaps(ds, grid, dst_transform):
                 raise NoOverlapError(f"{path}: does not overlap the grid of site '{grid.site_id}'")
-            level = _overview_level(path, ds, grid)
+            level = _overview_level(ds, grid)
         kw = {} if level is None else {"overview_level": level}
         with (
             rasterio.open(path, **kw) as ds,

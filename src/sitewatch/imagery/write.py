@@ -13,8 +13,8 @@ import rasterio
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.shutil import copy as rio_copy
 
-from sitewatch.core.models import Chip, SiteGrid
-from sitewatch.errors import ImageryReadError, InputError
+from sitewatch.core.models import Chip
+from sitewatch.errors import InputError
 
 QUICKLOOK_MAX_PX = 1024
 
@@ -109,28 +109,3 @@ def _write_png(path: Path, img: npt.NDArray[np.uint8]) -> None:
         dtype="uint8",
     ) as dst:
         dst.write(img)
-
-
-def read_chip_file(path: Path) -> tuple[npt.NDArray[Any], npt.NDArray[np.bool_], SiteGrid]:
-    """Read a chip COG back: data, valid mask, and its grid (site id from its tags).
-
-    Raises:
-        ImageryReadError: the file cannot be read.
-    """
-    try:
-        with rasterio.open(path) as ds:
-            data = ds.read()
-            valid = ds.dataset_mask() > 0
-            t = ds.transform
-            grid = SiteGrid(
-                site_id=ds.tags().get("SITEWATCH_SITE", ""),
-                crs=f"EPSG:{ds.crs.to_epsg()}",
-                gsd_m=t.a,
-                west=t.c,
-                north=t.f,
-                width=ds.width,
-                height=ds.height,
-            )
-    except RasterioError as exc:
-        raise ImageryReadError(f"{path}: cannot read chip: {exc}") from exc
-    return data, valid, grid

@@ -132,14 +132,10 @@ def make_chips(
     started = utc_now()
     site: Site = store.get_site(site_id)
     grid = store.get_grid(site_id)
-    cover = {
-        c.scene_id: c.covered_fraction
-        for c in store.list_coverage(site_id=site_id)
-        if c.zone_id is None
-    }
     zcover = {
         (c.scene_id, c.zone_id): c.covered_fraction for c in store.list_coverage(site_id=site_id)
     }
+    cover = {scene_id: f for (scene_id, zone_id), f in zcover.items() if zone_id is None}
     all_scenes = store.list_scenes(site_id)
     if not all_scenes:
         raise NotFoundError(

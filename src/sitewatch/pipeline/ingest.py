@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
-from sitewatch.core.models import Coverage, RunReport, Scene
+from sitewatch.core.models import Coverage, RunReport, Scene, Site
 from sitewatch.core.ports import Store
 from sitewatch.errors import InputError, SitewatchError
 from sitewatch.geo.coverage import compute_coverage
@@ -61,18 +61,14 @@ class IngestResult:
         return any(i.bad_input for i in self.items)
 
 
-def _ingest_one(inp: IngestInput, store: Store) -> IngestItem:
+def _ingest_one(inp: IngestInput, store: Store, sites: list[Site]) -> IngestItem:
     path = inp.path
     digest = sha256_file(path)
     known = store.find_scene_by_sha256(digest)
     if known is not None:
         return IngestItem(str(path), IngestOutcome.KNOWN, known.id, f"already known as {known.id}")
     scene: Scene = read_scene(path, inp.hints, sha256=digest)
-    coverage = [
-        row
-        for site in store.list_sites()
-        for row in compute_coverage(scene.id, scene.footprint, site)
-    ]
+    coverage = [row for site in sites for row in compute_coverage(scene.id, scene.footprint, site)]
     store.add_scene(scene, coverage)
     outcome = IngestOutcome.ADDED if coverage else IngestOutcome.NO_SITE
     msg = "" if coverage else "overlaps no watched site"
@@ -94,10 +90,11 @@ def ingest_paths(
     started = utc_now()
     inputs = discover_inputs(paths, acquired_fallback)
     result = IngestResult()
+    sites = store.list_sites()
     for n, inp in enumerate(inputs):
         progress(n, len(inputs), inp.path.name)
         try:
-            item = _ingest_one(inp, store)
+            item = _ingest_one(inp, store, sites)
         except InputError as exc:
             item = IngestItem(str(inp.path), IngestOutcome.FAILED, None, str(exc), bad_input=True)
         except SitewatchError as exc:
