@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     max_haze_score: float = Field(default=0.6, ge=0, le=1)
     coreg_min_confidence: float = Field(default=0.3, ge=0, le=1)
     coreg_max_shift_px: float = Field(default=32.0, gt=0)
+    model: Path | None = Field(default=None, description="detector model or registration YAML")
 
     def quality_thresholds(self) -> QualityThresholds:
         """The quality thresholds as the frozen object compute code takes."""

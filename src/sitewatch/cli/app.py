@@ -18,6 +18,7 @@ from rich.table import Table
 
 from sitewatch.cli import chips as chips_cmds
 from sitewatch.cli import demo as demo_cmds
+from sitewatch.cli import detect as detect_cmds
 from sitewatch.cli import scenes as scene_cmds
 from sitewatch.cli import sites as site_cmds
 from sitewatch.cli.context import AppContext, app_context
@@ -37,6 +38,10 @@ app.command("ingest")(scene_cmds.ingest)
 app.command("chips")(chips_cmds.chips)
 app.command("quality")(chips_cmds.quality)
 app.command("demo")(demo_cmds.demo)
+app.command("detect")(detect_cmds.detect)
+app.command("eval-detector")(detect_cmds.eval_detector)
+app.command("train")(detect_cmds.train)
+app.add_typer(detect_cmds.models_app, name="models")
 
 runs_app = typer.Typer(help="Recorded runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")

@@ -242,3 +242,94 @@ class RunReport:
     def status(self) -> str:
         """'ok' when nothing failed, else 'failed'."""
         return "failed" if self.failed else "ok"
+
+
+@dataclass(frozen=True)
+class OrientedBox:
+    """An oriented rectangle in pixel coordinates (x = column, y = row, both in pixels).
+
+    `length_px` is the long side, `width_px` the short side, `angle_deg` the direction of the
+    long side measured from the +x (column) axis towards +y (down the rows), in [0, 180).
+    """
+
+    cx: float
+    cy: float
+    length_px: float
+    width_px: float
+    angle_deg: float
+
+    def corners(self) -> npt.NDArray[np.float64]:
+        """The four corners as a (4, 2) array of (x, y), in ring order."""
+        theta = np.deg2rad(self.angle_deg)
+        ux = np.array([np.cos(theta), np.sin(theta)]) * self.length_px / 2.0
+        uy = np.array([-np.sin(theta), np.cos(theta)]) * self.width_px / 2.0
+        c = np.array([self.cx, self.cy])
+        return np.stack([c - ux - uy, c + ux - uy, c + ux + uy, c - ux + uy])
+
+    def aabb(self) -> tuple[float, float, float, float]:
+        """Axis-aligned extent (x0, y0, x1, y1)."""
+        pts = self.corners()
+        return (
+            float(pts[:, 0].min()),
+            float(pts[:, 1].min()),
+            float(pts[:, 0].max()),
+            float(pts[:, 1].max()),
+        )
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One detected object: its class, calibrated-ish score and oriented box in image pixels."""
+
+    object_class: ObjectClass
+    score: float
+    box: OrientedBox
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a detector is and where it may be used; recorded as provenance on every detection set."""
+
+    model_id: str
+    sha256: str
+    layout: str
+    classes: tuple[ObjectClass | None, ...]
+    input_px: int
+    gsd_min_m: float
+    gsd_max_m: float
+    thresholds: Mapping[ObjectClass, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DetectionSet:
+    """Detections of one scene (or one array), with the pixel->map transform and provenance.
+
+    `transform` maps this set's pixel coordinates to `crs`; both are empty for plain arrays.
+    `params` holds the tiling and threshold parameters used.
+    """
+
+    detections: tuple[Detection, ...]
+    model: ModelInfo
+    params: Mapping[str, Any]
+    crs: str | None = None
+    transform: Affine | None = None
+    scene_id: str | None = None
+    tiles_run: int = 0
+    tiles_skipped_empty: int = 0
+
+
+@dataclass(frozen=True)
+class DetectionSetRecord:
+    """A stored detection set: what it ran on (a scene, or a site's chip), the model, and counts."""
+
+    id: str
+    target_kind: str
+    scene_id: str | None
+    site_id: str | None
+    chip_key: str | None
+    model_id: str
+    model_sha256: str
+    params: Mapping[str, Any]
+    counts: Mapping[str, int]
+    tiles_run: int
+    tiles_skipped: int

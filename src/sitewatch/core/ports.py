@@ -6,10 +6,17 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 from sitewatch.core.models import (
     ChipRecord,
     Coregistration,
     Coverage,
+    Detection,
+    DetectionSet,
+    DetectionSetRecord,
+    ModelInfo,
     RunReport,
     Scene,
     Site,
@@ -70,8 +77,42 @@ class Store(Protocol):
     def list_coregistrations(self, site_id: str) -> list[Coregistration]:
         """Co-registrations of a site."""
 
+    def save_detection_set(
+        self,
+        record: DetectionSetRecord,
+        dset: DetectionSet,
+        lonlat: Sequence[tuple[float, float] | None],
+    ) -> None:
+        """Store a detection set and its detections (same id replaced)."""
+        ...
+
+    def list_detection_sets(
+        self, site_id: str | None = None, scene_id: str | None = None
+    ) -> list[DetectionSetRecord]:
+        """Stored detection sets with per-class counts."""
+        ...
+
+    def list_detections(self, set_id: str) -> list[Detection]:
+        """The detections of one stored set."""
+        ...
+
     def record_run(self, report: RunReport) -> None:
         """Record a finished run."""
 
     def list_runs(self, limit: int = 20) -> list[RunReport]:
         """The latest runs, newest first."""
+
+
+class Detector(Protocol):
+    """Runs an object detector on batches of 8-bit RGB tiles."""
+
+    info: ModelInfo
+
+    @property
+    def tile_px(self) -> int:
+        """The tile size the detector runs at."""
+        ...
+
+    def predict(self, batch: npt.NDArray[np.uint8]) -> list[list[Detection]]:
+        """Detections in tile pixels for each tile of an (N, 3, H, W) batch."""
+        ...

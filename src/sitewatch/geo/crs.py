@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
+import numpy.typing as npt
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 from shapely import segmentize
@@ -64,3 +66,15 @@ def area_m2(geom_wgs84: BaseGeometry, utm_crs: str | None = None) -> float:
         c = geom_wgs84.centroid
         utm_crs = utm_crs_for(c.x, c.y)
     return float(reproject_geometry(geom_wgs84, WGS84, utm_crs).area)
+
+
+def transform_points(
+    xs: npt.ArrayLike, ys: npt.ArrayLike, src_crs: str, dst_crs: str
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Coordinates of many points in another CRS (x = easting or longitude)."""
+    x = np.asarray(xs, dtype=np.float64)
+    y = np.asarray(ys, dtype=np.float64)
+    if src_crs == dst_crs:
+        return x, y
+    tx, ty = _transformer(src_crs, dst_crs).transform(x, y)
+    return np.asarray(tx, dtype=np.float64), np.asarray(ty, dtype=np.float64)

@@ -174,3 +174,41 @@ runs = Table(
     Column("skipped", JSON, nullable=False),
     Column("failed", JSON, nullable=False),
 )
+
+detection_sets = Table(
+    "detection_sets",
+    metadata,
+    Column("id", String(64), primary_key=True),  # sha256 of target, model and parameters
+    Column("target_kind", String(8), nullable=False),  # scene | chip
+    Column("scene_id", String(64), ForeignKey("scenes.id", ondelete="CASCADE"), nullable=True),
+    Column("site_id", String(63), ForeignKey("sites.id", ondelete="CASCADE"), nullable=True),
+    Column("chip_key", String(96), nullable=True),
+    Column("model_id", Text, nullable=False),
+    Column("model_sha256", String(64), nullable=False),
+    Column("model_layout", String(16), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("crs_wkt", Text, nullable=True),
+    Column("transform", JSON, nullable=True),
+    Column("tiles_run", Integer, nullable=False),
+    Column("tiles_skipped", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+detections = Table(
+    "detections",
+    metadata,
+    Column(
+        "set_id", String(64), ForeignKey("detection_sets.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("n", Integer, primary_key=True),
+    Column("object_class", String(16), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("cx_px", Float, nullable=False),
+    Column("cy_px", Float, nullable=False),
+    Column("length_px", Float, nullable=False),
+    Column("width_px", Float, nullable=False),
+    Column("angle_deg", Float, nullable=False),
+    Column("lon", Float, nullable=True),
+    Column("lat", Float, nullable=True),
+    Index("ix_detections_class", "set_id", "object_class"),
+)

@@ -26,7 +26,11 @@ from sitewatch.core.models import (
     ChipRecord,
     Coregistration,
     Coverage,
+    Detection,
+    DetectionSet,
+    DetectionSetRecord,
     ObjectClass,
+    OrientedBox,
     RunReport,
     Scene,
     Site,
@@ -423,6 +427,104 @@ class SqliteStore:
                     png_path=r["png_path"],
                     valid_fraction=r["valid_fraction"],
                     shift_px=(r["shift_dx_px"], r["shift_dy_px"]),
+                )
+                for r in conn.execute(q).mappings()
+            ]
+
+    # detections -----------------------------------------------------------------------------
+    def save_detection_set(
+        self,
+        record: DetectionSetRecord,
+        dset: DetectionSet,
+        lonlat: Sequence[tuple[float, float] | None],
+    ) -> None:
+        """Store a detection set and its detections, replacing one with the same id."""
+        transform = list(dset.transform)[:6] if dset.transform is not None else None
+        with self._tx() as conn:
+            conn.execute(delete(t.detection_sets).where(t.detection_sets.c.id == record.id))
+            conn.execute(
+                insert(t.detection_sets).values(
+                    id=record.id,
+                    target_kind=record.target_kind,
+                    scene_id=record.scene_id,
+                    site_id=record.site_id,
+                    chip_key=record.chip_key,
+                    model_id=dset.model.model_id,
+                    model_sha256=dset.model.sha256,
+                    model_layout=dset.model.layout,
+                    params=dict(dset.params),
+                    crs_wkt=dset.crs,
+                    transform=transform,
+                    tiles_run=dset.tiles_run,
+                    tiles_skipped=dset.tiles_skipped_empty,
+                    created_at=utc_now(),
+                )
+            )
+            rows = [
+                {
+                    "set_id": record.id,
+                    "n": n,
+                    "object_class": d.object_class.value,
+                    "score": d.score,
+                    "cx_px": d.box.cx,
+                    "cy_px": d.box.cy,
+                    "length_px": d.box.length_px,
+                    "width_px": d.box.width_px,
+                    "angle_deg": d.box.angle_deg,
+                    "lon": ll[0] if ll else None,
+                    "lat": ll[1] if ll else None,
+                }
+                for n, (d, ll) in enumerate(zip(dset.detections, lonlat, strict=True))
+            ]
+            if rows:
+                conn.execute(insert(t.detections), rows)
+
+    def list_detection_sets(
+        self, site_id: str | None = None, scene_id: str | None = None
+    ) -> list[DetectionSetRecord]:
+        """Stored detection sets with per-class counts, optionally of one site or scene."""
+        q = select(t.detection_sets).order_by(t.detection_sets.c.created_at, t.detection_sets.c.id)
+        if site_id is not None:
+            q = q.where(t.detection_sets.c.site_id == site_id)
+        if scene_id is not None:
+            q = q.where(t.detection_sets.c.scene_id == scene_id)
+        with self._read() as conn:
+            sets = list(conn.execute(q).mappings())
+            out = []
+            for r in sets:
+                counts: dict[str, int] = {}
+                for (cls,) in conn.execute(
+                    select(t.detections.c.object_class).where(t.detections.c.set_id == r["id"])
+                ):
+                    counts[cls] = counts.get(cls, 0) + 1
+                out.append(
+                    DetectionSetRecord(
+                        r["id"],
+                        r["target_kind"],
+                        r["scene_id"],
+                        r["site_id"],
+                        r["chip_key"],
+                        r["model_id"],
+                        r["model_sha256"],
+                        r["params"],
+                        counts,
+                        r["tiles_run"],
+                        r["tiles_skipped"],
+                    )
+                )
+            return out
+
+    def list_detections(self, set_id: str) -> list[Detection]:
+        """The detections of one stored set, in stored order."""
+        q = select(t.detections).where(t.detections.c.set_id == set_id).order_by(t.detections.c.n)
+        with self._read() as conn:
+            return [
+                Detection(
+                    ObjectClass(r["object_class"]),
+                    r["score"],
+                    OrientedBox(
+                        r["cx_px"], r["cy_px"], r["length_px"], r["width_px"], r["angle_deg"]
+                    ),
                 )
                 for r in conn.execute(q).mappings()
             ]

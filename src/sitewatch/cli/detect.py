@@ -1,0 +1,263 @@
+"""`sitewatch detect`, `sitewatch eval-detector`, `sitewatch train` and `sitewatch models show`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from sitewatch.cli.context import app_context
+from sitewatch.cli.output import console, print_json, progress_bar
+from sitewatch.core.models import ObjectClass
+from sitewatch.detect.onnx import load_detector, load_spec
+from sitewatch.detect.run import DetectOptions
+from sitewatch.detect.taxonomy import parse_object_class
+from sitewatch.errors import ConfigError, NotFoundError
+from sitewatch.pipeline.detect import DetectOutcome, detect_scene, detect_site
+
+REPO_MODELS = Path(__file__).resolve().parents[3] / "models"
+DEFAULT_MODEL = "sitewatch-det-0.1.0.onnx"
+MODEL_OPT = typer.Option(
+    None, "--model", help="ONNX model or registration YAML (default: the bundled model)"
+)
+
+models_app = typer.Typer(help="Detector models.", no_args_is_help=True)
+
+
+def resolve_model(model: Path | None, configured: Path | None) -> Path:
+    """The model to use: the option, else SITEWATCH_MODEL, else the bundled default."""
+    path = model or configured or REPO_MODELS / DEFAULT_MODEL
+    if not path.exists():
+        raise NotFoundError(f"model {path}: no such file; pass --model or set SITEWATCH_MODEL")
+    return path
+
+
+def parse_thresholds(items: list[str]) -> dict[ObjectClass, float]:
+    """`class=value` pairs."""
+    out: dict[ObjectClass, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        cls = parse_object_class(name.strip(), where=f"--threshold {item!r}")
+        try:
+            v = float(value)
+        except ValueError:
+            v = -1.0
+        if not sep or cls is None or not 0 <= v <= 1:
+            raise ConfigError(f"--threshold {item!r}: expected CLASS=VALUE with VALUE in 0..1")
+        out[cls] = v
+    return out
+
+
+def _outcome_dict(o: DetectOutcome) -> dict[str, Any]:
+    r = o.record
+    return {
+        "detection_set": r.id,
+        "scene_id": r.scene_id,
+        "site_id": r.site_id,
+        "chip_key": r.chip_key,
+        "counts": dict(r.counts),
+        "tiles_run": r.tiles_run,
+        "tiles_skipped_empty": r.tiles_skipped,
+        "model_id": r.model_id,
+        "model_sha256": r.model_sha256,
+        "params": dict(r.params),
+        "geojson": str(o.geojson) if o.geojson else None,
+        "gpkg": str(o.gpkg) if o.gpkg else None,
+    }
+
+
+def detect(
+    ctx: typer.Context,
+    target: str = typer.Argument(..., metavar="SCENE|SITE", help="scene file or id, or site id"),
+    model: Path | None = MODEL_OPT,
+    out: Path | None = typer.Option(
+        None, "--out", help="folder for GeoJSON and GeoPackage (default $SITEWATCH_HOME/detections)"
+    ),
+    tile: int | None = typer.Option(None, "--tile", help="tile size in pixels (default: model's)"),
+    overlap: int | None = typer.Option(
+        None, "--overlap", help="tile overlap in pixels (default: 1/8 of the tile)"
+    ),
+    batch: int = typer.Option(4, "--batch", help="tiles per inference batch"),
+    threshold: list[str] = typer.Option([], "--threshold", help="CLASS=VALUE, repeatable"),
+    force: bool = typer.Option(False, "--force", help="run even outside the model's GSD range"),
+    threads: int = typer.Option(0, "--threads", help="inference threads (0: all cores)"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """Detect vehicles, rail cars, cranes and containers in a scene or in a site's chips."""
+    c = app_context(ctx)
+    detector = load_detector(resolve_model(model, c.settings.model), threads)
+    options = DetectOptions(
+        tile_px=tile,
+        overlap_px=overlap,
+        batch=batch,
+        thresholds=parse_thresholds(threshold),
+        force_gsd=force,
+    )
+    out_dir = out or c.settings.home / "detections"
+    store = c.store
+    is_site = not Path(target).exists() and target in {s.id for s in store.list_sites()}
+    with progress_bar("detect") as progress:
+        if is_site:
+            outcomes = detect_site(store, target, detector, options, out_dir, progress)
+        else:
+            outcomes = [detect_scene(store, target, detector, options, out_dir, progress)]
+    if as_json:
+        print_json([_outcome_dict(o) for o in outcomes])
+        return
+    table = Table("target", *[c.value for c in ObjectClass], "tiles", "skipped", "GeoJSON")
+    for o in outcomes:
+        r = o.record
+        table.add_row(
+            r.chip_key or r.scene_id or target,
+            *[str(r.counts.get(cls.value, 0)) for cls in ObjectClass],
+            str(r.tiles_run),
+            str(r.tiles_skipped),
+            str(o.geojson),
+        )
+    console.print(table)
+    console.print(
+        f"model {detector.info.model_id} sha256 {detector.info.sha256[:12]}", highlight=False
+    )
+
+
+def eval_detector(
+    ctx: typer.Context,
+    model: Path | None = MODEL_OPT,
+    config: Path = typer.Option(
+        Path("configs/train-det.yaml"), "--config", help="training configuration (its split)"
+    ),
+    gsd: list[float] = typer.Option([0.3, 0.5], "--gsd", help="evaluation GSD (m), repeatable"),
+    out: Path = typer.Option(
+        Path("benchmarks/results/detector"), "--out", help="folder for JSON, Markdown and PNG"
+    ),
+    generated: bool = typer.Option(True, "--generated/--no-generated"),
+    threads: int = typer.Option(0, "--threads"),
+) -> None:
+    """AP50, AP50:95, counting error and P/R per class on the held-out split; PR curves."""
+    from sitewatch.train.config import load_train_config
+    from sitewatch.train.data import load_split
+    from sitewatch.train.evaluate import (
+        evaluate,
+        generated_eval_set,
+        plot_pr_curves,
+        real_eval_set,
+    )
+
+    c = app_context(ctx)
+    path = resolve_model(model, c.settings.model)
+    detector = load_detector(path, threads, score_floor=0.05)
+    operating = {cls: detector.spec.threshold(cls) for cls in ObjectClass}
+    split = load_split(load_train_config(config))
+    options = DetectOptions(overlap_px=64)
+    reports: dict[str, dict[str, Any]] = {}
+    for g in gsd:
+        reports[f"real {g:g} m"] = evaluate(
+            detector, real_eval_set(split.val, g), options, operating
+        )
+        if generated:
+            scenes = generated_eval_set(split.val + split.val_backgrounds, g)
+            reports[f"generated {g:g} m"] = evaluate(detector, scenes, options, operating)
+    out.mkdir(parents=True, exist_ok=True)
+    plot_pr_curves(reports, out / "pr_curves.png")
+    clean = {
+        k: {cls: {m: v for m, v in r.items() if m != "curve"} for cls, r in rep.items()}
+        for k, rep in reports.items()
+    }
+    summary = {
+        "model": str(path.name),
+        "model_id": detector.info.model_id,
+        "model_sha256": detector.info.sha256,
+        "split": {
+            "validation_images": sorted(str(i.image_path.name) for i in split.val),
+            "validation_backgrounds": sorted(str(i.image_path.name) for i in split.val_backgrounds),
+        },
+        "results": clean,
+    }
+    (out / "eval.json").write_text(json.dumps(summary, indent=2))
+    lines = [
+        f"# Detector evaluation: {detector.info.model_id}",
+        "",
+        f"Model `{path.name}` (sha256 `{detector.info.sha256[:16]}`), command: "
+        f"`sitewatch eval-detector --model {path} --config {config}`.",
+        "Rows marked *generated* are measured on generated objects drawn on held-out real "
+        "backgrounds, not on real labelled objects.",
+        "",
+        "| setting | class | images | objects | AP50 | AP50:95 | P@op | R@op | count MAE | count MAPE |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    table = Table("setting", "class", "objects", "AP50", "AP50:95", "P", "R", "MAE", "MAPE")
+    for setting, rep in clean.items():
+        for cls, r in rep.items():
+            mape = "-" if r["count_MAPE"] is None else f"{r['count_MAPE']:.1%}"
+            lines.append(
+                f"| {setting} | {cls} | {r['images']} | {r['objects']} | {r['AP50']:.3f} | "
+                f"{r['AP50_95']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} | "
+                f"{r['count_MAE']:.2f} | {mape} |"
+            )
+            table.add_row(
+                setting,
+                cls,
+                str(r["objects"]),
+                f"{r['AP50']:.3f}",
+                f"{r['AP50_95']:.3f}",
+                f"{r['precision']:.2f}",
+                f"{r['recall']:.2f}",
+                f"{r['count_MAE']:.2f}",
+                mape,
+            )
+    (out / "eval.md").write_text("\n".join(lines) + "\n")
+    console.print(table)
+    console.print(f"results: {out / 'eval.md'}, {out / 'eval.json'}, {out / 'pr_curves.png'}")
+
+
+def train(
+    ctx: typer.Context,
+    config: Path = typer.Argument(..., help="training configuration YAML"),
+    export_to: Path | None = typer.Option(
+        None, "--export-to", help="folder for the ONNX models and card (default: the run folder)"
+    ),
+) -> None:
+    """Train the detector (resumes from the last checkpoint), then export ONNX fp32 + int8 + card."""
+    from sitewatch.train.config import load_train_config
+    from sitewatch.train.loop import train as run_training
+    from sitewatch.train.release import export_release
+
+    cfg = load_train_config(config)
+    log_path = cfg.out / "train.log"
+    cfg.out.mkdir(parents=True, exist_ok=True)
+
+    def log(message: str) -> None:
+        console.print(message, highlight=False)
+        with log_path.open("a") as f:
+            f.write(message + "\n")
+
+    checkpoint = run_training(cfg, log)
+    paths = export_release(cfg, checkpoint, export_to or cfg.out, log)
+    for p in paths:
+        console.print(f"wrote {p}", highlight=False)
+
+
+@models_app.command("show")
+def models_show(
+    ctx: typer.Context,
+    model: Path | None = typer.Argument(None, help="model or registration YAML"),
+) -> None:
+    """Show a model's spec: layout, classes, GSD range, thresholds."""
+    c = app_context(ctx)
+    spec = load_spec(resolve_model(model, c.settings.model))
+    detector = load_detector(spec.path if spec.path.suffix == ".onnx" else model or spec.path)
+    print_json(
+        {
+            "model_id": spec.model_id,
+            "path": str(spec.path),
+            "sha256": detector.info.sha256,
+            "layout": spec.layout,
+            "classes": [x.value if x else None for x in spec.classes],
+            "input_px": spec.input_px,
+            "gsd_m": [spec.gsd_min_m, spec.gsd_max_m],
+            "thresholds": {k.value: v for k, v in spec.thresholds.items()},
+        }
+    )

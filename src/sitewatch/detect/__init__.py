@@ -1,0 +1,1 @@
+"""Detection: tiling and merging (pure), the ONNX runtime adapter, the model registry."""

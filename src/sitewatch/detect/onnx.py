@@ -1,0 +1,168 @@
+"""The ONNX runtime adapter: the only user of onnxruntime.
+
+`OnnxDetector` loads a model with its spec, checks at load time that its input and outputs match
+the declared layout (a dry run on a blank tile settles symbolic dimensions), and runs batches of
+8-bit RGB tiles. onnxruntime errors become ModelError here and never leave this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from sitewatch.core.models import Detection, ModelInfo
+from sitewatch.detect.decode import decode_sitewatch, decode_yolo
+from sitewatch.detect.spec import METADATA_KEY, ModelSpec, spec_from_metadata, spec_from_yaml
+from sitewatch.errors import MissingDependencyError, ModelError
+
+
+def _ort() -> Any:
+    try:
+        import onnxruntime
+    except ImportError as exc:  # pragma: no cover - onnxruntime is a base dependency
+        raise MissingDependencyError("onnxruntime is not installed: pip install sitewatch") from exc
+    return onnxruntime
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_spec(path: Path) -> ModelSpec:
+    """The spec of a model file (.onnx with sitewatch metadata) or of a registration (.yaml)."""
+    if path.suffix.lower() in (".yaml", ".yml"):
+        return spec_from_yaml(path)
+    ort = _ort()
+    if not path.is_file():
+        raise ModelError(f"{path}: no such model file")
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise ModelError(f"{path}: not an ONNX model onnxruntime can load ({exc})") from exc
+    meta = session.get_modelmeta().custom_metadata_map
+    if METADATA_KEY not in meta:
+        raise ModelError(
+            f"{path}: no sitewatch metadata; register the model with a YAML "
+            "(layout, classes, input_px, gsd_m) and pass that instead"
+        )
+    return spec_from_metadata(path, meta[METADATA_KEY])
+
+
+class OnnxDetector:
+    """Runs one ONNX model on batches of tiles."""
+
+    def __init__(self, spec: ModelSpec, threads: int = 0, score_floor: float | None = None) -> None:
+        """`score_floor` replaces every class threshold (for evaluation curves)."""
+        ort = _ort()
+        self.spec = spec
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(
+                str(spec.path), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:
+            raise ModelError(
+                f"{spec.path}: not an ONNX model onnxruntime can load ({exc})"
+            ) from exc
+        self.sha256 = file_sha256(spec.path)
+        self.info = ModelInfo(
+            spec.model_id,
+            self.sha256,
+            spec.layout,
+            spec.classes,
+            spec.input_px,
+            spec.gsd_min_m,
+            spec.gsd_max_m,
+            dict(spec.thresholds),
+        )
+        self.thresholds = np.array(
+            [
+                (score_floor if score_floor is not None else spec.threshold(c)) if c else 1.0
+                for c in spec.classes
+            ],
+            dtype=np.float32,
+        )
+        self._input = self.session.get_inputs()[0]
+        self.fixed_batch = self._input.shape[0] if isinstance(self._input.shape[0], int) else None
+        self._check()
+
+    @property
+    def tile_px(self) -> int:
+        """Tile size the model runs at."""
+        return self.spec.input_px
+
+    def _check(self) -> None:
+        spec, inputs = self.spec, self.session.get_inputs()
+        shape = inputs[0].shape
+        if len(inputs) != 1 or len(shape) != 4 or shape[1] not in (3, "3"):
+            raise ModelError(
+                f"{spec.path}: expected one input of shape (N, 3, H, W), got "
+                f"{[tuple(i.shape) for i in inputs]}"
+            )
+        size = spec.input_px if spec.layout != "sitewatch" else 64
+        outputs = self._run(np.zeros((1, 3, size, size), dtype=np.uint8))
+        shapes = [tuple(o.shape) for o in outputs]
+        nc = len(spec.classes)
+        if spec.layout == "sitewatch":
+            h = size // spec.stride
+            ok = shapes[:2] == [(1, nc, h, h), (1, 6, h, h)] and len(shapes) == 2
+            want = f"[(1, {nc}, {h}, {h}), (1, 6, {h}, {h})]"
+        else:
+            rows = 4 + nc + (1 if spec.layout == "yolo-obb" else 0)
+            ok = len(shapes) >= 1 and len(shapes[0]) == 3 and shapes[0][:2] == (1, rows)
+            want = f"[(1, {rows}, anchors)] for {spec.layout} with {nc} classes"
+        if not ok:
+            raise ModelError(
+                f"{spec.path}: outputs {shapes} do not match layout {spec.layout}: expected {want}"
+            )
+
+    def _run(self, batch: npt.NDArray[np.uint8]) -> list[npt.NDArray[np.float32]]:
+        x = batch.astype(np.float32)
+        if self.spec.layout != "sitewatch":
+            x /= 255.0
+        try:
+            return [np.asarray(o) for o in self.session.run(None, {self._input.name: x})]
+        except Exception as exc:
+            raise ModelError(f"{self.spec.path}: inference failed on {x.shape} ({exc})") from exc
+
+    def predict(self, batch: npt.NDArray[np.uint8]) -> list[list[Detection]]:
+        """Detections in tile pixels for each tile of an (N, 3, H, W) uint8 batch."""
+        spec = self.spec
+        if self.fixed_batch == 1 and batch.shape[0] > 1:
+            return [d for i in range(batch.shape[0]) for d in self.predict(batch[i : i + 1])]
+        outputs = self._run(batch)
+        result = []
+        for i in range(batch.shape[0]):
+            if spec.layout == "sitewatch":
+                result.append(
+                    decode_sitewatch(
+                        outputs[0][i], outputs[1][i], spec.classes, self.thresholds, spec.stride
+                    )
+                )
+            else:
+                result.append(
+                    decode_yolo(
+                        outputs[0][i],
+                        spec.classes,
+                        self.thresholds,
+                        oriented=spec.layout == "yolo-obb",
+                    )
+                )
+        return result
+
+
+def load_detector(path: Path, threads: int = 0, score_floor: float | None = None) -> OnnxDetector:
+    """A ready detector from a model file or registration YAML; checks happen here."""
+    return OnnxDetector(load_spec(path), threads, score_floor)

@@ -1,0 +1,143 @@
+"""Running a Detector over an image of any size, tile batch by tile batch; pure (reads come in
+through a callable), so memory is bounded by one batch of tiles whatever the image size.
+
+Tiles with no valid pixel, or whose valid pixels are all one value (empty), are skipped and
+counted. Invalid pixels inside a tile are set to 0 before inference. Detections are merged by tile
+ownership, then duplicates of long objects are suppressed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from sitewatch.core.models import Detection, ObjectClass
+from sitewatch.core.ports import Detector
+from sitewatch.detect.merge import merge_detections, suppress_duplicates
+from sitewatch.detect.tiling import Tile, tile_image
+from sitewatch.errors import ConfigError
+
+ReadTile = Callable[[Tile], tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_]]]
+TileProgress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    """Tiling and thresholds. `tile_px` None: the model's own size; `overlap_px` None: 1/8 tile."""
+
+    tile_px: int | None = None
+    overlap_px: int | None = None
+    batch: int = 4
+    thresholds: Mapping[ObjectClass, float] = field(default_factory=dict)
+    nms_iou: float = 0.5
+    force_gsd: bool = False
+
+    def overlap_for(self, tile_px: int) -> int:
+        """The overlap used with tiles of `tile_px`."""
+        return self.overlap_px if self.overlap_px is not None else tile_px // 8
+
+    def to_params(self, tile_px: int) -> dict[str, Any]:
+        """The parameters as recorded with a detection set."""
+        return {
+            "tile_px": tile_px,
+            "overlap_px": self.overlap_for(tile_px),
+            "batch": self.batch,
+            "thresholds": {c.value: t for c, t in self.thresholds.items()},
+            "nms_iou": self.nms_iou,
+        }
+
+
+@dataclass(frozen=True)
+class TiledResult:
+    """Detections in image pixels and tile counts."""
+
+    detections: list[Detection]
+    tiles_run: int
+    tiles_skipped: int
+    tile_px: int
+
+
+def detect_tiled(
+    rows: int,
+    cols: int,
+    read_tile: ReadTile,
+    detector: Detector,
+    options: DetectOptions,
+    progress: TileProgress | None = None,
+) -> TiledResult:
+    """Detect over a rows x cols image whose pixels `read_tile` supplies."""
+    tile_px = options.tile_px or detector.tile_px
+    if options.batch < 1:
+        raise ConfigError(f"batch {options.batch}: must be at least 1")
+    tiles = tile_image(rows, cols, tile_px, options.overlap_for(tile_px))
+    size_r, size_c = min(tile_px, rows), min(tile_px, cols)
+    size_r, size_c = _round_up(size_r), _round_up(size_c)
+    owned: list[Detection] = []
+    run = skipped = 0
+    pending: list[tuple[Tile, npt.NDArray[np.uint8]]] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        batch = np.stack([img for _, img in pending])
+        results = detector.predict(batch)
+        owned.extend(
+            merge_detections(
+                (tile, _filter(dets, options.thresholds))
+                for (tile, _), dets in zip(pending, results, strict=True)
+            )
+        )
+        pending.clear()
+
+    for done, tile in enumerate(tiles, 1):
+        pixels, valid = read_tile(tile)
+        if not valid.any() or _is_empty(pixels, valid):
+            skipped += 1
+        else:
+            padded = np.zeros((3, size_r, size_c), dtype=np.uint8)
+            padded[:, : tile.rows, : tile.cols] = np.where(valid[None], pixels, 0)
+            pending.append((tile, padded))
+            run += 1
+            if len(pending) >= options.batch:
+                flush()
+        if progress is not None:
+            progress(done, len(tiles))
+    flush()
+    return TiledResult(suppress_duplicates(owned, options.nms_iou), run, skipped, tile_px)
+
+
+def _round_up(n: int, multiple: int = 32) -> int:
+    return -(-n // multiple) * multiple
+
+
+def _is_empty(pixels: npt.NDArray[np.uint8], valid: npt.NDArray[np.bool_]) -> bool:
+    values = pixels[:, valid]
+    return bool((values == values[:, :1]).all())
+
+
+def _filter(
+    detections: list[Detection], thresholds: Mapping[ObjectClass, float]
+) -> list[Detection]:
+    if not thresholds:
+        return detections
+    return [d for d in detections if d.score >= thresholds.get(d.object_class, 0.0)]
+
+
+def detect_array(
+    image: npt.NDArray[np.uint8],
+    detector: Detector,
+    options: DetectOptions,
+    valid: npt.NDArray[np.bool_] | None = None,
+) -> TiledResult:
+    """Detect over an in-memory (3, rows, cols) image."""
+    mask = np.ones(image.shape[1:], dtype=bool) if valid is None else valid
+
+    def read(t: Tile) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_]]:
+        win = (slice(t.row, t.row + t.rows), slice(t.col, t.col + t.cols))
+        return image[(slice(None), *win)], mask[win]
+
+    return detect_tiled(image.shape[1], image.shape[2], read, detector, options)

@@ -1,0 +1,142 @@
+"""Model specifications: what a detector model is, read from the model itself or from a YAML.
+
+sitewatch models carry their spec as JSON under the ONNX metadata key `sitewatch`. Models brought
+by the user (Ultralytics YOLO detect or OBB exports) are registered with a small YAML next to
+them:
+
+    model: yolo11n-obb.onnx        # relative to the YAML
+    layout: yolo-obb               # or yolo-detect
+    input_px: 1024                 # the model's square input size (also the tile size)
+    gsd_m: [0.25, 0.6]             # the GSD range it was trained for
+    classes:                       # model class index -> sitewatch class (others are ignored)
+      9: small_vehicle
+      10: large_vehicle
+    num_classes: 15                # how many classes the model outputs
+    thresholds: {small_vehicle: 0.3}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from sitewatch.core.models import ObjectClass
+from sitewatch.detect.taxonomy import parse_object_class
+from sitewatch.errors import ConfigError, ModelError
+
+Layout = Literal["sitewatch", "yolo-detect", "yolo-obb"]
+METADATA_KEY = "sitewatch"
+DEFAULT_THRESHOLD = 0.3
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything needed to run a model and to record it as provenance."""
+
+    path: Path
+    model_id: str
+    layout: Layout
+    classes: tuple[ObjectClass | None, ...]
+    input_px: int
+    gsd_min_m: float
+    gsd_max_m: float
+    thresholds: Mapping[ObjectClass, float] = field(default_factory=dict)
+    stride: int = 2
+
+    def threshold(self, cls: ObjectClass) -> float:
+        """Operating threshold of a class."""
+        return float(self.thresholds.get(cls, DEFAULT_THRESHOLD))
+
+    def to_metadata(self) -> str:
+        """The JSON stored in a sitewatch ONNX file."""
+        return json.dumps(
+            {
+                "model_id": self.model_id,
+                "layout": self.layout,
+                "classes": [c.value if c else None for c in self.classes],
+                "input_px": self.input_px,
+                "gsd_m": [self.gsd_min_m, self.gsd_max_m],
+                "thresholds": {c.value: t for c, t in self.thresholds.items()},
+                "stride": self.stride,
+            }
+        )
+
+
+def spec_from_metadata(path: Path, text: str) -> ModelSpec:
+    """A spec from the JSON in a sitewatch ONNX file."""
+    try:
+        doc = json.loads(text)
+        classes = tuple(parse_object_class(c, where=f"{path} classes") for c in doc["classes"])
+        thresholds = {ObjectClass(k): float(v) for k, v in doc.get("thresholds", {}).items()}
+        return ModelSpec(
+            path,
+            str(doc["model_id"]),
+            doc["layout"],
+            classes,
+            int(doc["input_px"]),
+            float(doc["gsd_m"][0]),
+            float(doc["gsd_m"][1]),
+            thresholds,
+            int(doc.get("stride", 2)),
+        )
+    except (ValueError, KeyError, TypeError, ConfigError) as exc:
+        raise ModelError(f"{path}: sitewatch metadata is not valid ({exc})") from exc
+
+
+class _Registration(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: Path
+    layout: Literal["yolo-detect", "yolo-obb"]
+    input_px: int
+    gsd_m: tuple[float, float]
+    classes: dict[int, str]
+    num_classes: int
+    thresholds: dict[str, float] = {}
+    model_id: str | None = None
+
+
+def spec_from_yaml(path: Path) -> ModelSpec:
+    """A spec from a bring-your-own-model YAML.
+
+    Raises:
+        ConfigError: the YAML is not valid (unknown field, class or layout).
+    """
+    try:
+        doc: Any = yaml.safe_load(path.read_text())
+        reg = _Registration.model_validate(doc)
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read model registration ({exc})") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{path}: {where}: {first['msg']}") from None
+    if reg.num_classes <= 0 or any(not 0 <= i < reg.num_classes for i in reg.classes):
+        raise ConfigError(f"{path}: classes: indices must lie in 0..num_classes-1")
+    lo, hi = reg.gsd_m
+    if not 0 < lo <= hi:
+        raise ConfigError(f"{path}: gsd_m: need 0 < min <= max, got {reg.gsd_m}")
+    classes: list[ObjectClass | None] = [None] * reg.num_classes
+    for i, name in reg.classes.items():
+        classes[i] = parse_object_class(name, where=f"{path}: classes[{i}]")
+    thresholds = {
+        parse_object_class(k, where=f"{path}: thresholds") or ObjectClass.SMALL_VEHICLE: v
+        for k, v in reg.thresholds.items()
+    }
+    model_path = (path.parent / reg.model).resolve()
+    return ModelSpec(
+        model_path,
+        reg.model_id or model_path.stem,
+        reg.layout,
+        tuple(classes),
+        reg.input_px,
+        lo,
+        hi,
+        thresholds,
+        1,
+    )

@@ -1,0 +1,1 @@
+"""Reports and exports: evidence, charts, documents, and vector files for GIS tools."""

@@ -1,0 +1,97 @@
+"""The training configuration (YAML): data sets with their splits and licences, GSD range, schedule.
+
+Paths are relative to the configuration file. Validation images are chosen by a pattern on the
+image's group (place or flight sequence), never at random.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sitewatch.errors import ConfigError
+
+Format = Literal["yolo", "yolo-obb", "dota", "coco", "xview"]
+
+
+class DatasetConfig(BaseModel):
+    """One labelled data set."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    format: Format
+    images: Path
+    labels: Path
+    names: Path | None = None
+    classes: str | dict[str, str | None]
+    gsd_m: float | Literal["estimate"] | None = None
+    val_pattern: str
+    exclude_pattern: str | None = None
+    licence: str
+
+
+class BackgroundConfig(BaseModel):
+    """Unlabelled real frames to draw generated objects on (vehicles there are not labelled)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    images: Path
+    gsd_m: float
+    val_pattern: str
+    licence: str
+
+
+class TrainConfig(BaseModel):
+    """A training run."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = "sitewatch-det"
+    version: str
+    out: Path
+    gsd_range_m: tuple[float, float] = (0.25, 0.6)
+    gsd_levels_m: list[float] = Field(default_factory=lambda: [0.25, 0.3, 0.35, 0.4, 0.5, 0.6])
+    crop_px: int = 192
+    batch: int = 16
+    steps: int = 5000
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    checkpoint_every: int = 100
+    threads: int = 2
+    generated_probability: float = 0.6
+    datasets: list[DatasetConfig]
+    backgrounds: list[BackgroundConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainConfig:
+        if self.crop_px % 32:
+            raise ValueError("crop_px must be a multiple of 32")
+        lo, hi = self.gsd_range_m
+        if not 0 < lo < hi:
+            raise ValueError("gsd_range_m must be (min, max) with 0 < min < max")
+        return self
+
+
+def load_train_config(path: Path) -> TrainConfig:
+    """Read and validate a training configuration; relative paths resolve against its folder."""
+    try:
+        doc = yaml.safe_load(path.read_text())
+        config = TrainConfig.model_validate(doc)
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read training configuration ({exc})") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{path}: {where}: {first['msg']}") from None
+    base = path.parent
+    config.out = (base / config.out).resolve()
+    for d in config.datasets:
+        d.images, d.labels = (base / d.images).resolve(), (base / d.labels).resolve()
+        if d.names is not None:
+            d.names = (base / d.names).resolve()
+    for b in config.backgrounds:
+        b.images = (base / b.images).resolve()
+    return config

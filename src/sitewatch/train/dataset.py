@@ -1,0 +1,213 @@
+"""Training samples: real labelled frames resampled to satellite GSD, real backgrounds with
+generated objects, and augmentation. Numpy and Pillow only.
+
+Each real frame is resampled once to every GSD level of the training range (area average plus a
+Gaussian PSF, see `degrade`), then samples are random crops of a random level. Axis-aligned labels
+stay valid under the augmentations used (90-degree rotations and flips); arbitrary orientations
+come from the frames themselves and from generated objects. Photometric augmentation: per-channel
+gain and offset, haze, Gaussian noise, JPEG re-encoding. Pixels outside the frame (crops larger
+than a frame) are padded and masked out of the loss. Classes that a frame does not label (vehicles
+on a pure background) are masked out of the heatmap loss for that sample.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from sitewatch.core.models import ObjectClass, OrientedBox
+from sitewatch.imagery.pixels import read_image
+from sitewatch.train.degrade import resample_to_gsd
+from sitewatch.train.labels import LabelledImage, box_size_px, polygon_angle_deg
+from sitewatch.train.synth import add_generated
+
+CLASSES: tuple[ObjectClass, ...] = tuple(ObjectClass)
+GENERATED_CLASSES = (
+    ObjectClass.LARGE_VEHICLE,
+    ObjectClass.RAIL_CAR,
+    ObjectClass.CRANE,
+    ObjectClass.CONTAINER,
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One object of a sample: class, pixel box, and whether its orientation is known."""
+
+    object_class: ObjectClass
+    box: OrientedBox
+    oriented: bool
+
+
+@dataclass(frozen=True)
+class Sample:
+    """An augmented crop with its targets, valid-pixel mask and labelled-class mask."""
+
+    image: npt.NDArray[np.uint8]
+    targets: tuple[Target, ...]
+    valid: npt.NDArray[np.bool_]
+    labelled: npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class _Level:
+    image: npt.NDArray[np.uint8]
+    targets: tuple[Target, ...]
+    gsd_m: float
+    labelled: frozenset[ObjectClass]
+
+
+def targets_from_labels(image: LabelledImage, fx: float, fy: float) -> tuple[Target, ...]:
+    """Labels scaled into a resampled frame's pixels (fx, fy: output per input pixel)."""
+    out = []
+    for b in image.boxes:
+        pts = b.corners * [fx, fy]
+        long_side, short_side = box_size_px(pts)
+        c = pts.mean(axis=0)
+        if b.oriented:
+            angle = polygon_angle_deg(pts)
+        else:
+            w = float(pts[:, 0].max() - pts[:, 0].min())
+            h = float(pts[:, 1].max() - pts[:, 1].min())
+            angle = 0.0 if w >= h else 90.0
+        box = OrientedBox(float(c[0]), float(c[1]), long_side, short_side, angle)
+        out.append(Target(b.object_class, box, b.oriented))
+    return tuple(out)
+
+
+class SampleSource:
+    """Draws training samples from labelled frames and background frames."""
+
+    def __init__(
+        self,
+        labelled: Sequence[LabelledImage],
+        backgrounds: Sequence[LabelledImage],
+        gsd_levels_m: Sequence[float],
+        crop_px: int,
+        generated_probability: float = 0.6,
+        seed: int = 0,
+    ) -> None:
+        self.crop_px = crop_px
+        self.generated_probability = generated_probability
+        self.rng = np.random.default_rng(seed)
+        self.levels: list[_Level] = []
+        for item in list(labelled) + list(backgrounds):
+            if item.gsd_m is None:
+                raise ValueError(f"{item.image_path}: GSD unknown; estimate it first")
+            pixels = read_image(item.image_path)
+            usable = [g for g in gsd_levels_m if g >= item.gsd_m * 0.8]
+            for g in usable:
+                img, fx, fy = resample_to_gsd(pixels, item.gsd_m, g)
+                self.levels.append(
+                    _Level(
+                        np.clip(img, 0, 255).astype(np.uint8),
+                        targets_from_labels(item, fx, fy),
+                        g,
+                        item.labelled | frozenset(GENERATED_CLASSES),
+                    )
+                )
+        if not self.levels:
+            raise ValueError("no training frames inside the GSD range")
+        areas = np.array([lv.image.shape[1] * lv.image.shape[2] for lv in self.levels], float)
+        self.weights = np.sqrt(areas) / np.sqrt(areas).sum()
+
+    def sample(self) -> Sample:
+        """One augmented crop."""
+        rng = self.rng
+        level = self.levels[int(rng.choice(len(self.levels), p=self.weights))]
+        c = self.crop_px
+        _, rows, cols = level.image.shape
+        y0 = int(rng.integers(0, max(1, rows - c + 1)))
+        x0 = int(rng.integers(0, max(1, cols - c + 1)))
+        crop = np.zeros((3, c, c), dtype=np.float32)
+        valid = np.zeros((c, c), dtype=bool)
+        part = level.image[:, y0 : y0 + c, x0 : x0 + c]
+        crop[:, : part.shape[1], : part.shape[2]] = part
+        valid[: part.shape[1], : part.shape[2]] = True
+        if part.shape[1] < c or part.shape[2] < c:  # pad with the mean colour
+            mean = part.reshape(3, -1).mean(axis=1)
+            crop[:, ~valid] = mean[:, None]
+        targets = [
+            Target(t.object_class, _shift(t.box, -x0, -y0), t.oriented)
+            for t in level.targets
+            if x0 <= t.box.cx < x0 + part.shape[2] and y0 <= t.box.cy < y0 + part.shape[1]
+        ]
+        if rng.random() < self.generated_probability:
+            occupied = [t.box for t in targets]
+            count = int(rng.integers(1, 5))
+            drawn = add_generated(crop, level.gsd_m, rng, GENERATED_CLASSES, occupied, count)
+            targets += [Target(cls, box, True) for cls, box in drawn]
+            crop[:, ~valid] = crop[:, valid].mean(axis=1)[:, None] if valid.any() else 0
+            targets = [t for t in targets if valid[_clip(t.box.cy, c), _clip(t.box.cx, c)]]
+        turned, targets, valid = _geometric(crop, targets, valid, rng)
+        image = _photometric(turned, rng)
+        labelled = np.array([cls in level.labelled for cls in CLASSES])
+        return Sample(image, tuple(targets), valid, labelled)
+
+
+def _clip(v: float, n: int) -> int:
+    return min(n - 1, max(0, int(v)))
+
+
+def _shift(box: OrientedBox, dx: float, dy: float) -> OrientedBox:
+    return OrientedBox(box.cx + dx, box.cy + dy, box.length_px, box.width_px, box.angle_deg)
+
+
+def _geometric(
+    image: npt.NDArray[np.float32],
+    targets: list[Target],
+    valid: npt.NDArray[np.bool_],
+    rng: np.random.Generator,
+) -> tuple[npt.NDArray[np.float32], list[Target], npt.NDArray[np.bool_]]:
+    n = image.shape[1]
+    k = int(rng.integers(4))
+    flip = bool(rng.random() < 0.5)
+    out = []
+    for t in targets:
+        x, y, a = t.box.cx, t.box.cy, t.box.angle_deg
+        for _ in range(k):  # np.rot90 turns counter-clockwise: (x, y) -> (y, n - x), a -> a - 90
+            x, y, a = y, n - x, a - 90
+        if flip:
+            x, a = n - x, 180 - a
+        box = OrientedBox(x, y, t.box.length_px, t.box.width_px, a % 180)
+        out.append(Target(t.object_class, box, t.oriented))
+    image = np.rot90(image, k, axes=(1, 2))
+    valid = np.rot90(valid, k)
+    if flip:
+        image = image[:, :, ::-1]
+        valid = valid[:, ::-1]
+    return np.ascontiguousarray(image), out, np.ascontiguousarray(valid)
+
+
+def _photometric(image: npt.NDArray[np.float32], rng: np.random.Generator) -> npt.NDArray[np.uint8]:
+    gain = rng.uniform(0.75, 1.25) * rng.uniform(0.9, 1.1, size=(3, 1, 1))
+    image = (image * gain + rng.uniform(-20, 20)).astype(np.float32)
+    if rng.random() < 0.25:
+        alpha = rng.uniform(0.05, 0.35)
+        image = (image * (1 - alpha) + alpha * rng.uniform(180, 240)).astype(np.float32)
+    if rng.random() < 0.7:
+        image = (image + rng.normal(0, rng.uniform(0.5, 4.0), size=image.shape)).astype(np.float32)
+    out = np.clip(image, 0, 255).astype(np.uint8)
+    if rng.random() < 0.4:
+        out = _jpeg(out, int(rng.integers(40, 95)))
+    return out
+
+
+def _jpeg(image: npt.NDArray[np.uint8], quality: int) -> npt.NDArray[np.uint8]:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(image.transpose(1, 2, 0)).save(buf, format="JPEG", quality=quality)
+    buf.seek(0)
+    return np.asarray(Image.open(buf).convert("RGB")).transpose(2, 0, 1).copy()
+
+
+def angle_vector(angle_deg: float) -> tuple[float, float]:
+    """(sin 2a, cos 2a): the orientation of an undirected axis, continuous across 0/180."""
+    r = math.radians(2 * angle_deg)
+    return math.sin(r), math.cos(r)

@@ -1,0 +1,160 @@
+"""Export of a trained checkpoint: a single-file ONNX model (fp32) with its spec as metadata, and
+an int8 statically quantised twin (QDQ, per-channel weights, calibrated on training crops).
+
+Batch norm is folded into the convolutions by onnxruntime's graph optimiser at load time.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from sitewatch.core.models import ObjectClass
+from sitewatch.detect.spec import METADATA_KEY, ModelSpec
+from sitewatch.errors import MissingDependencyError
+
+OPSET = 17
+
+
+def _torch() -> Any:
+    try:
+        import torch
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "training and export need torch: pip install 'sitewatch[train]'"
+        ) from exc
+    return torch
+
+
+def export_onnx(checkpoint: Path, out: Path, spec: ModelSpec) -> Path:
+    """Write the fp32 ONNX model with `spec` stored under the `sitewatch` metadata key."""
+    torch = _torch()
+    import onnx
+
+    from sitewatch.train.model import SiteDet
+
+    state = torch.load(checkpoint, map_location="cpu")
+    model = SiteDet()
+    model.load_state_dict(state["model"])
+    model.eval()
+    model.export_mode = True
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp.onnx")
+    # The TorchScript exporter gives a plain opset-17 graph with symbolic batch, height and width
+    # in one call; torch 2.13 marks it deprecated, so its warning is silenced here on purpose.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        _export(torch, model, tmp)
+    proto = onnx.load(str(tmp))
+    _set_metadata(proto, spec)
+    onnx.save(proto, str(out))
+    tmp.unlink()
+    return out
+
+
+def _export(torch: Any, model: Any, path: Path) -> None:
+    torch.onnx.export(
+        model,
+        (torch.zeros(1, 3, 256, 256),),
+        str(path),
+        input_names=["image"],
+        output_names=["peaks", "boxes"],
+        dynamic_axes={"image": {0: "n", 2: "h", 3: "w"}},
+        opset_version=OPSET,
+        dynamo=False,
+    )
+
+
+def _set_metadata(proto: Any, spec: ModelSpec) -> None:
+    import onnx
+
+    del proto.metadata_props[:]
+    onnx.helper.set_model_props(proto, {METADATA_KEY: spec.to_metadata()})
+
+
+def quantize_int8(
+    fp32: Path, out: Path, spec: ModelSpec, calibration: Sequence[npt.NDArray[np.uint8]]
+) -> Path:
+    """Static int8 quantisation (QDQ, per-channel) calibrated on uint8 (3, H, W) crops."""
+    import onnx
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Reader(CalibrationDataReader):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.items = iter(calibration)
+
+        def get_next(self) -> dict[str, Any] | None:
+            item = next(self.items, None)
+            if item is None:
+                return None
+            return {"image": item[None].astype(np.float32)}
+
+    pre = out.with_suffix(".pre.onnx")
+    quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
+    quantize_static(
+        str(pre),
+        str(out),
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        nodes_to_exclude=_head_nodes(pre),
+    )
+    pre.unlink()
+    proto = onnx.load(str(out))
+    _set_metadata(proto, spec)
+    onnx.save(proto, str(out))
+    return out
+
+
+def _head_nodes(path: Path) -> list[str]:
+    """The output heads and everything after them stay in float (scores and box regressions)."""
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    outputs = {o.name for o in graph.output}
+    keep_float: set[str] = set()
+    producers = {out: node for node in graph.node for out in node.output}
+    frontier = list(outputs)
+    while frontier:
+        name = frontier.pop()
+        node = producers.get(name)
+        if node is None or node.name in keep_float:
+            continue
+        keep_float.add(node.name)
+        if node.op_type != "Conv":
+            frontier.extend(node.input)
+    return sorted(keep_float)
+
+
+def default_spec(
+    path: Path,
+    model_id: str,
+    gsd_range_m: tuple[float, float],
+    thresholds: dict[ObjectClass, float],
+    input_px: int = 1024,
+) -> ModelSpec:
+    """The spec of a sitewatch model."""
+    return ModelSpec(
+        path,
+        model_id,
+        "sitewatch",
+        tuple(ObjectClass),
+        input_px,
+        gsd_range_m[0],
+        gsd_range_m[1],
+        thresholds,
+        2,
+    )

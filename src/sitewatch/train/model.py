@@ -1,0 +1,95 @@
+"""The sitewatch detector: a small anchor-free oriented-box network in pure torch.
+
+Encoder: plain 3x3 conv-BN-ReLU stages at strides 2, 4, 8 and 16 (context for cranes and rail
+cars). Decoder: nearest upsampling with lateral 1x1 connections back to stride 2, the output
+stride, so that two cars parked side by side at 0.5 m (about 2.5 m apart, 2.5 output cells) give
+two peaks. Heads: a per-class centre heatmap, and per cell (dx, dy, log length, log width,
+sin 2a, cos 2a) in output cells. The exported graph takes float32 pixels 0-255 (N, 3, H, W) and
+returns `peaks` (class scores kept only at 3x3 local maxima) and `boxes` (the raw box channels).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional
+
+NUM_CLASSES = 5
+STRIDE = 2
+BOX_CHANNELS = 6
+MEAN, STD = 110.0, 60.0
+
+
+class ConvBNReLU(nn.Sequential):
+    """3x3 (or k x k) convolution, batch norm, ReLU."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1, k: int = 3) -> None:
+        super().__init__(
+            nn.Conv2d(cin, cout, k, stride, k // 2, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+        )
+
+
+class SiteDet(nn.Module):
+    """Centre-heatmap detector with oriented boxes at output stride 2."""
+
+    def __init__(self, widths: tuple[int, int, int, int] = (16, 24, 48, 96), head: int = 16):
+        super().__init__()
+        w1, w2, w3, w4 = widths
+        self.stem = ConvBNReLU(3, w1, 2)
+        self.down2 = nn.Sequential(ConvBNReLU(w1, w2, 2), ConvBNReLU(w2, w2))
+        self.down3 = nn.Sequential(ConvBNReLU(w2, w3, 2), ConvBNReLU(w3, w3))
+        self.down4 = nn.Sequential(ConvBNReLU(w3, w4, 2), ConvBNReLU(w4, w4), ConvBNReLU(w4, w4))
+        self.lat3 = nn.Conv2d(w4, w3, 1)
+        self.fuse3 = ConvBNReLU(w3, w3)
+        self.lat2 = nn.Conv2d(w3, w2, 1)
+        self.fuse2 = ConvBNReLU(w2, w2)
+        self.lat1 = nn.Conv2d(w2, head, 1)
+        self.skip1 = nn.Conv2d(w1, head, 1)
+        self.fuse1 = ConvBNReLU(head, head)
+        self.heat = nn.Conv2d(head, NUM_CLASSES, 1)
+        self.box = nn.Conv2d(head, BOX_CHANNELS, 1)
+        assert self.heat.bias is not None
+        nn.init.constant_(self.heat.bias, -2.19)
+        self.export_mode = False
+
+    def forward(self, x: torch.Tensor) -> Any:
+        x = (x - MEAN) / STD
+        c1 = self.stem(x)
+        c2 = self.down2(c1)
+        c3 = self.down3(c2)
+        c4 = self.down4(c3)
+        p3 = self.fuse3(c3 + self.lat3(functional.interpolate(c4, scale_factor=2.0)))
+        p2 = self.fuse2(c2 + self.lat2(functional.interpolate(p3, scale_factor=2.0)))
+        p1 = self.fuse1(self.skip1(c1) + self.lat1(functional.interpolate(p2, scale_factor=2.0)))
+        heat = self.heat(p1)
+        box = self.box(p1)
+        if not self.export_mode:
+            return heat, box
+        scores = torch.sigmoid(heat)
+        pooled = functional.max_pool2d(scores, 3, 1, 1)
+        peaks = scores * (pooled == scores).to(scores.dtype)
+        return peaks, box
+
+
+def gflops_per_megapixel(model: nn.Module, size: int = 512) -> float:
+    """Multiply-adds x 2 of the convolutions per megapixel of input, counted with hooks."""
+    total = [0]
+
+    def hook(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
+        assert isinstance(module, nn.Conv2d)
+        k = module.kernel_size[0] * module.kernel_size[1] * module.in_channels // module.groups
+        total[0] += 2 * k * output.numel()
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    was = model.training
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, 3, size, size))
+    model.train(was)
+    for h in handles:
+        h.remove()
+    return total[0] / (size * size) * 1e6 / 1e9

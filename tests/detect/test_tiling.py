@@ -1,0 +1,112 @@
+"""Tiling covers every pixel, cores partition the image, and merging keeps each object once."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sitewatch.core.models import Detection, ObjectClass, OrientedBox
+from sitewatch.detect.merge import suppress_duplicates
+from sitewatch.detect.run import DetectOptions, detect_array
+from sitewatch.detect.tiling import tile_image
+from sitewatch.errors import ConfigError
+from tests.detect.fakes import FakeDetector, paint
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    rows=st.integers(1, 900),
+    cols=st.integers(1, 900),
+    tile=st.integers(32, 400),
+    overlap_frac=st.floats(0.0, 0.9),
+)
+def test_cores_partition_and_tiles_cover(
+    rows: int, cols: int, tile: int, overlap_frac: float
+) -> None:
+    overlap = int(tile * overlap_frac)
+    tiles = tile_image(rows, cols, tile, overlap)
+    owned = np.zeros((rows, cols), dtype=np.int32)
+    covered = np.zeros((rows, cols), dtype=np.int32)
+    for t in tiles:
+        assert t.row >= 0 and t.row + t.rows <= rows and t.rows <= tile
+        assert t.col >= 0 and t.col + t.cols <= cols and t.cols <= tile
+        assert t.row <= t.core_row0 < t.core_row1 <= t.row + t.rows
+        assert t.col <= t.core_col0 < t.core_col1 <= t.col + t.cols
+        owned[t.core_row0 : t.core_row1, t.core_col0 : t.core_col1] += 1
+        covered[t.row : t.row + t.rows, t.col : t.col + t.cols] += 1
+    assert (owned == 1).all()
+    assert (covered >= 1).all()
+
+
+def test_bad_tiling_is_refused() -> None:
+    with pytest.raises(ConfigError, match="overlap"):
+        tile_image(100, 100, 64, 64)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    data=st.data(),
+    tile=st.sampled_from([64, 96, 128]),
+    n=st.integers(1, 12),
+)
+def test_objects_cut_by_tile_borders_come_out_once(data: st.DataObject, tile: int, n: int) -> None:
+    rows, cols = 300, 340
+    overlap = 32  # objects up to 16 px reach at most overlap / 2 past a core edge
+    boxes = []
+    for _ in range(n):
+        h, w = data.draw(st.integers(2, 16)), data.draw(st.integers(2, 16))
+        r, c = data.draw(st.integers(0, rows - h)), data.draw(st.integers(0, cols - w))
+        boxes.append((r, c, h, w))
+    image = paint(rows, cols, boxes)
+    visible = {int(v) for v in np.unique(image[0]) if v}  # later boxes may hide earlier ones
+    result = detect_array(image, FakeDetector(tile), DetectOptions(overlap_px=overlap, batch=3))
+    assert len(result.detections) == len(visible)
+    for d in result.detections:
+        ys, xs = np.nonzero(image[0] == image[0, int(d.box.cy), int(d.box.cx)])
+        assert d.box.cx == pytest.approx((xs.min() + xs.max() + 1) / 2)
+        assert d.box.cy == pytest.approx((ys.min() + ys.max() + 1) / 2)
+
+
+def test_empty_and_nodata_tiles_are_skipped_and_counted() -> None:
+    image = paint(256, 512, [(10, 10, 8, 8), (150, 20, 8, 8)])
+    image[:, :, 256:] = 0  # right half: one flat value
+    valid = np.ones((256, 512), dtype=bool)
+    valid[:128, :] = False
+    fake = FakeDetector(128)
+    result = detect_array(image, fake, DetectOptions(overlap_px=0, batch=2), valid)
+    assert result.tiles_run + result.tiles_skipped == 8
+    # 4 all-nodata tiles on top; of the bottom row only the tile with an object is not flat
+    assert (result.tiles_run, result.tiles_skipped) == (1, 7)
+    assert len(result.detections) == 1  # the other object lies in the nodata half
+    assert result.detections[0].box.cx == pytest.approx(24)
+    assert sum(fake.batches) == result.tiles_run
+
+
+def _det(cx: float, cy: float, score: float, cls: ObjectClass = ObjectClass.RAIL_CAR) -> Detection:
+    return Detection(cls, score, OrientedBox(cx, cy, 40.0, 8.0, 30.0))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(0, 200), st.floats(0, 200), st.floats(0.1, 1.0)), max_size=15),
+    st.randoms(),
+)
+def test_suppression_is_idempotent_and_order_independent(
+    items: list[tuple[float, float, float]], rnd: object
+) -> None:
+    dets = [_det(x, y, s) for x, y, s in items]
+    once = suppress_duplicates(dets)
+    assert suppress_duplicates(once) == once
+    shuffled = list(dets)
+    rnd.shuffle(shuffled)  # type: ignore[attr-defined]
+    assert sorted(suppress_duplicates(shuffled), key=repr) == sorted(once, key=repr)
+
+
+def test_suppression_keeps_other_classes_and_separate_objects() -> None:
+    a = _det(50, 50, 0.9)
+    dup = _det(51, 50, 0.5)
+    other_class = _det(50, 50, 0.8, ObjectClass.CONTAINER)
+    far = _det(150, 150, 0.4)
+    assert suppress_duplicates([dup, far, a, other_class]) == [a, other_class, far]

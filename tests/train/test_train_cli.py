@@ -1,0 +1,93 @@
+"""`sitewatch train`: a few steps on the CPU, checkpoints, resume, ONNX fp32 + int8 export that the
+runtime loads, and a model card. Needs the `train` extra (torch)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from sitewatch.core.models import ObjectClass
+from sitewatch.detect.onnx import load_detector
+from sitewatch.detect.run import DetectOptions, detect_array
+
+torch = pytest.importorskip("torch", reason="the train extra (torch) is not installed")
+
+
+def _dataset(root: Path) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    for name in ("siteA_1", "siteA_2", "siteB_1"):
+        img = (rng.random((160, 200, 3)) * 60 + 80).astype(np.uint8)
+        lines = []
+        for _ in range(6):
+            r, c = int(rng.integers(10, 140)), int(rng.integers(10, 170))
+            img[r : r + 6, c : c + 14] = 230
+            lines.append(f"0 {(c + 7) / 200:.4f} {(r + 3) / 160:.4f} {14 / 200:.4f} {6 / 160:.4f}")
+        Image.fromarray(img).save(root / "images" / f"{name}.png")
+        (root / "labels" / f"{name}.txt").write_text("\n".join(lines) + "\n")
+    (root / "names.txt").write_text("car\n")
+
+
+def _config(root: Path, steps: int) -> Path:
+    path = root / "train.yaml"
+    path.write_text(
+        f"""version: "0.0.1"
+out: run
+steps: {steps}
+batch: 2
+crop_px: 64
+checkpoint_every: 1
+gsd_levels_m: [0.3]
+datasets:
+  - name: painted
+    format: yolo
+    images: data/images
+    labels: data/labels
+    names: data/names.txt
+    classes: {{car: small_vehicle}}
+    gsd_m: 0.3
+    val_pattern: "^siteB"
+    licence: "made by the test"
+"""
+    )
+    return path
+
+
+def test_train_resume_export(cli: Callable[..., Any], tmp_path: Path) -> None:
+    _dataset(tmp_path / "data")
+    r = cli("train", str(_config(tmp_path, 2)))
+    assert r.code == 0, r.err
+    run = tmp_path / "run"
+    assert torch.load(run / "last.pt", map_location="cpu")["step"] == 2
+    r = cli("train", str(_config(tmp_path, 4)))
+    assert r.code == 0, r.err
+    log = (run / "train.log").read_text()
+    assert "resumed from" in log and "at step 2" in log and "step 4/4" in log
+    assert "held out: 1 labelled frames" in log
+    fp32, int8, card = (
+        run / "sitewatch-det-0.0.1.onnx",
+        run / "sitewatch-det-0.0.1-int8.onnx",
+        run / "sitewatch-det-0.0.1.md",
+    )
+    assert "GFLOPs per megapixel" in card.read_text() and "made by the test" in card.read_text()
+    image = (np.random.default_rng(1).random((3, 96, 96)) * 255).astype(np.uint8)
+    for model in (fp32, int8):
+        detector = load_detector(model)
+        assert detector.info.classes == tuple(ObjectClass)
+        assert (detector.info.gsd_min_m, detector.info.gsd_max_m) == (0.25, 0.6)
+        result = detect_array(image, detector, DetectOptions(tile_px=64, overlap_px=16))
+        assert result.tiles_run == 4
+
+
+def test_bad_training_config_names_the_field(cli: Callable[..., Any], tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("version: '1'\nout: run\ncrop_px: 100\ndatasets: []\n")
+    r = cli("train", str(path))
+    assert r.code == 2 and "crop_px must be a multiple of 32" in r.err
