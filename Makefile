@@ -4,14 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test lint typecheck imports pytest bench clean
+.PHONY: venv demo test lint typecheck imports pytest bench bench-detect eval-detector train-detector clean
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,train]'
 	touch $(STAMP)
 
 demo: venv
@@ -35,6 +35,18 @@ test: lint typecheck imports pytest
 
 bench: venv
 	$(BIN)/python benchmarks/bench_chips.py
+
+# Detector speed and memory (fp32, int8 and a YOLOv8-style baseline in one run).
+bench-detect: venv
+	$(BIN)/python benchmarks/bench_detect.py
+
+# Detector quality on the held-out split (needs ../shared/data); writes benchmarks/results/detector.
+eval-detector: venv
+	$(BIN)/sitewatch eval-detector --config configs/train-det.yaml
+
+# Train the default detector from scratch on the CPU (resumes), export it into models/.
+train-detector: venv
+	$(BIN)/sitewatch train configs/train-det.yaml --export-to models
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

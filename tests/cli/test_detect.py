@@ -133,3 +133,28 @@ def test_bad_model_and_threshold_are_input_errors(
     assert r.code == 2 and "no such file" in r.err
     r = cli("detect", str(scene), "--model", str(model), "--threshold", "tank=0.3")
     assert r.code == 2 and "not a sitewatch class" in r.err
+
+
+def test_detect_site_runs_on_its_chips_in_the_site_crs(
+    cli: Callable[..., Any],
+    make_tiff: MakeTiff,
+    model: Path,
+    write_watchlist: Callable[..., Path],
+    home: Path,
+    tmp_path: Path,
+) -> None:
+    r = cli("detect", "depot", "--model", str(model))
+    assert r.code == 2 and "'depot'" in r.err  # neither a file, a scene nor a site yet
+    assert cli("sites", "import", str(write_watchlist(watchlist_doc([SITE])))).code == 0
+    r = cli("detect", "depot", "--model", str(model))
+    assert r.code == 2 and "has no chips yet; run `sitewatch chips depot`" in r.err
+    data = (np.random.default_rng(2).random((3, 160, 200)) * 200).astype("uint8")
+    assert cli("ingest", str(make_tiff("s.tif", data=data))).code == 0
+    assert cli("chips", "depot").code == 0
+    r = cli("detect", "depot", "--model", str(model), "--out", str(tmp_path / "o"), "--json")
+    assert r.code == 0, r.err
+    [item] = json.loads(r.out)
+    assert item["site_id"] == "depot" and item["chip_key"]
+    info = pyogrio.read_info(item["gpkg"])
+    assert CRS.from_user_input(info["crs"]).to_epsg() == 32615  # the site grid's UTM zone
+    assert store_snapshot(home)["detection_sets"][0][3] == "depot"

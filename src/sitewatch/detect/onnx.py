@@ -16,8 +16,11 @@ import numpy.typing as npt
 
 from sitewatch.core.models import Detection, ModelInfo
 from sitewatch.detect.decode import decode_sitewatch, decode_yolo
+from sitewatch.detect.merge import suppress_duplicates
 from sitewatch.detect.spec import METADATA_KEY, ModelSpec, spec_from_metadata, spec_from_yaml
 from sitewatch.errors import MissingDependencyError, ModelError
+
+YOLO_NMS_IOU = 0.5  # YOLO exports give candidates before NMS; it runs here, per tile
 
 
 def _ort() -> Any:
@@ -139,9 +142,12 @@ class OnnxDetector:
 
     def predict(self, batch: npt.NDArray[np.uint8]) -> list[list[Detection]]:
         """Detections in tile pixels for each tile of an (N, 3, H, W) uint8 batch."""
-        spec = self.spec
         if self.fixed_batch == 1 and batch.shape[0] > 1:
-            return [d for i in range(batch.shape[0]) for d in self.predict(batch[i : i + 1])]
+            return [self._predict(batch[i : i + 1])[0] for i in range(batch.shape[0])]
+        return self._predict(batch)
+
+    def _predict(self, batch: npt.NDArray[np.uint8]) -> list[list[Detection]]:
+        spec = self.spec
         outputs = self._run(batch)
         result = []
         for i in range(batch.shape[0]):
@@ -152,14 +158,10 @@ class OnnxDetector:
                     )
                 )
             else:
-                result.append(
-                    decode_yolo(
-                        outputs[0][i],
-                        spec.classes,
-                        self.thresholds,
-                        oriented=spec.layout == "yolo-obb",
-                    )
+                candidates = decode_yolo(
+                    outputs[0][i], spec.classes, self.thresholds, oriented=spec.layout == "yolo-obb"
                 )
+                result.append(suppress_duplicates(candidates, YOLO_NMS_IOU))
         return result
 
 

@@ -3,7 +3,8 @@ through a callable), so memory is bounded by one batch of tiles whatever the ima
 
 Tiles with no valid pixel, or whose valid pixels are all one value (empty), are skipped and
 counted. Invalid pixels inside a tile are set to 0 before inference. Detections are merged by tile
-ownership, then duplicates of long objects are suppressed.
+ownership; then duplicates of long objects are suppressed among the detections whose centres lie
+near a core edge shared by two tiles (the only place a second copy can come from).
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ def detect_tiled(
     size_r, size_c = min(tile_px, rows), min(tile_px, cols)
     size_r, size_c = _round_up(size_r), _round_up(size_c)
     owned: list[Detection] = []
+    near: list[Detection] = []  # centres close to an inner core edge: may be seen twice
+    band = options.overlap_for(tile_px)
     run = skipped = 0
     pending: list[tuple[Tile, npt.NDArray[np.uint8]]] = []
 
@@ -85,12 +88,9 @@ def detect_tiled(
             return
         batch = np.stack([img for _, img in pending])
         results = detector.predict(batch)
-        owned.extend(
-            merge_detections(
-                (tile, _filter(dets, options.thresholds))
-                for (tile, _), dets in zip(pending, results, strict=True)
-            )
-        )
+        for (tile, _), dets in zip(pending, results, strict=True):
+            for d in merge_detections([(tile, _filter(dets, options.thresholds))]):
+                (near if _near_inner_edge(tile, d, band, rows, cols) else owned).append(d)
         pending.clear()
 
     for done, tile in enumerate(tiles, 1):
@@ -107,7 +107,24 @@ def detect_tiled(
         if progress is not None:
             progress(done, len(tiles))
     flush()
-    return TiledResult(suppress_duplicates(owned, options.nms_iou), run, skipped, tile_px)
+    kept = owned + suppress_duplicates(near, options.nms_iou)
+    return TiledResult(kept, run, skipped, tile_px)
+
+
+def _near_inner_edge(tile: Tile, d: Detection, band: int, rows: int, cols: int) -> bool:
+    """Whether a detection's centre lies within `band` px of a core edge shared with a neighbour.
+
+    Only an object near such an edge can be detected by two tiles with its centres on both
+    sides; suppression is limited to those, which keeps it cheap on dense scenes.
+    """
+    x, y = d.box.cx, d.box.cy
+    reach = band + max(d.box.length_px, d.box.width_px) / 2
+    return (
+        (tile.core_col0 > 0 and x - tile.core_col0 < reach)
+        or (tile.core_col1 < cols and tile.core_col1 - x < reach)
+        or (tile.core_row0 > 0 and y - tile.core_row0 < reach)
+        or (tile.core_row1 < rows and tile.core_row1 - y < reach)
+    )
 
 
 def _round_up(n: int, multiple: int = 32) -> int:

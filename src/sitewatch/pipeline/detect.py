@@ -96,22 +96,24 @@ def to_map(dset: DetectionSet) -> tuple[list[Feature], list[Feature], list[tuple
     if dset.crs is None or dset.transform is None:
         raise InputError("detections have no CRS: they came from an array, not a scene")
     tr: Affine = dset.transform
-    native: list[Feature] = []
-    wgs: list[Feature] = []
-    centres: list[tuple[float, float]] = []
-    for n, d in enumerate(dset.detections):
-        corners = d.box.corners()
-        xs, ys = [], []
-        for x, y in corners:
-            mx, my = tr @ (float(x), float(y))
-            xs.append(mx)
-            ys.append(my)
-        cx, cy = tr @ (d.box.cx, d.box.cy)
-        lon, lat = transform_points([*xs, cx], [*ys, cy], dset.crs, WGS84)
-        props = _props(n, d, dset)
-        native.append((shapely.Polygon(list(zip(xs, ys, strict=True))), props))
-        wgs.append((shapely.Polygon(list(zip(lon[:4], lat[:4], strict=True))), props))
-        centres.append((float(lon[4]), float(lat[4])))
+    n = len(dset.detections)
+    if n == 0:
+        return [], [], []
+    # (n, 5, 2): four corners and the centre of every box, in pixels, then in the CRS
+    pts = np.array(
+        [[*d.box.corners().tolist(), [d.box.cx, d.box.cy]] for d in dset.detections],
+        dtype=np.float64,
+    )
+    mx = tr.a * pts[..., 0] + tr.b * pts[..., 1] + tr.c
+    my = tr.d * pts[..., 0] + tr.e * pts[..., 1] + tr.f
+    lon, lat = transform_points(mx.ravel(), my.ravel(), dset.crs, WGS84)
+    lon, lat = lon.reshape(n, 5), lat.reshape(n, 5)
+    native_polys = shapely.polygons(np.stack([mx[:, :4], my[:, :4]], axis=-1))
+    wgs_polys = shapely.polygons(np.stack([lon[:, :4], lat[:, :4]], axis=-1))
+    props = [_props(i, d, dset) for i, d in enumerate(dset.detections)]
+    native = list(zip(native_polys.tolist(), props, strict=True))
+    wgs = list(zip(wgs_polys.tolist(), props, strict=True))
+    centres = [(float(a), float(b)) for a, b in zip(lon[:, 4], lat[:, 4], strict=True)]
     return native, wgs, centres
 
 
