@@ -111,8 +111,8 @@ def to_map(dset: DetectionSet) -> tuple[list[Feature], list[Feature], list[tuple
     native_polys = shapely.polygons(np.stack([mx[:, :4], my[:, :4]], axis=-1))
     wgs_polys = shapely.polygons(np.stack([lon[:, :4], lat[:, :4]], axis=-1))
     props = [_props(i, d, dset) for i, d in enumerate(dset.detections)]
-    native = list(zip(native_polys.tolist(), props, strict=True))
-    wgs = list(zip(wgs_polys.tolist(), props, strict=True))
+    native: list[Feature] = list(zip(native_polys.tolist(), props, strict=True))
+    wgs: list[Feature] = list(zip(wgs_polys.tolist(), props, strict=True))
     centres = [(float(a), float(b)) for a, b in zip(lon[:, 4], lat[:, 4], strict=True)]
     return native, wgs, centres
 
