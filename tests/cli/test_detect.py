@@ -158,3 +158,15 @@ def test_detect_site_runs_on_its_chips_in_the_site_crs(
     info = pyogrio.read_info(item["gpkg"])
     assert CRS.from_user_input(info["crs"]).to_epsg() == 32615  # the site grid's UTM zone
     assert store_snapshot(home)["detection_sets"][0][3] == "depot"
+
+
+def test_per_class_thresholds_filter_each_class(
+    cli: Callable[..., Any], make_tiff: MakeTiff, model: Path, tmp_path: Path
+) -> None:
+    scene = str(_scene(make_tiff))
+    out = ["--model", str(model), "--out", str(tmp_path / "o"), "--json"]
+    r = cli("detect", scene, *out, "--threshold", "large_vehicle=0.85")
+    assert json.loads(r.out)[0]["counts"] == {"small_vehicle": 1}  # the truck scores 0.8
+    r = cli("detect", scene, *out, "--threshold", "small_vehicle=0.95")
+    assert json.loads(r.out)[0]["counts"] == {"large_vehicle": 1}
+    assert json.loads(r.out)[0]["params"]["thresholds"]["small_vehicle"] == 0.95

@@ -88,12 +88,18 @@ def detect(
 ) -> None:
     """Detect vehicles, rail cars, cranes and containers in a scene or in a site's chips."""
     c = app_context(ctx)
-    detector = load_detector(resolve_model(model, c.settings.model), threads)
+    path = resolve_model(model, c.settings.model)
+    asked = parse_thresholds(threshold)
+    spec = load_spec(path)
+    # per-class thresholds: the asked ones, else the model's; the runtime keeps everything above
+    # the lowest, the filter applies each class's own
+    thresholds = {cls: asked.get(cls, spec.threshold(cls)) for cls in ObjectClass}
+    detector = load_detector(path, threads, score_floor=min(thresholds.values()))
     options = DetectOptions(
         tile_px=tile,
         overlap_px=overlap,
         batch=batch,
-        thresholds=parse_thresholds(threshold),
+        thresholds=thresholds,
         force_gsd=force,
     )
     out_dir = out or c.settings.home / "detections"
