@@ -136,10 +136,10 @@ def child(model: str, scene: str, out: str) -> None:
         gsd, rows, cols = ds.res[0], ds.height, ds.width
     t0 = time.perf_counter()
     dset = detect_raster(Path(scene), gsd, detector, DetectOptions(batch=2))
-    native, wgs, _ = to_map(dset)
-    write_geojson(Path(out) / "det.geojson", wgs, {"model": detector.info.model_id})
+    mapped = to_map(dset)
+    write_geojson(Path(out) / "det.geojson", mapped.wgs84, mapped.columns, {"model": "bench"})
     assert dset.crs is not None
-    write_geopackage(Path(out) / "det.gpkg", native, dset.crs)
+    write_geopackage(Path(out) / "det.gpkg", mapped.native, mapped.columns, dset.crs)
     elapsed = time.perf_counter() - t0
     mp = rows * cols / 1e6
     print(
@@ -221,9 +221,9 @@ def main() -> int:
 
             if not SCENE.exists():
                 make_scene()
-            r = run_child(models["sitewatch int8"], SCENE, Path(tmp))
+            r = run_child(models["sitewatch fp32"], SCENE, Path(tmp))
             print(
-                f"memory: 40,000 x 40,000 px scene ({SCENE.name}, 0.4 m), sitewatch int8: "
+                f"memory: 40,000 x 40,000 px scene ({SCENE.name}, 0.4 m), sitewatch fp32 (default): "
                 f"{r['seconds']:.1f} s, {r['megapixels_per_s']:.1f} MP/s, peak RSS "
                 f"{float(r['peak_rss_mb']):.0f} MB, {r['tiles_run']} tiles run, "  # type: ignore[arg-type]
                 f"{r['tiles_skipped']} skipped, {r['detections']} detections"

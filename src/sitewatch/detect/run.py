@@ -132,6 +132,9 @@ def _round_up(n: int, multiple: int = 32) -> int:
 
 
 def _is_empty(pixels: npt.NDArray[np.uint8], valid: npt.NDArray[np.bool_]) -> bool:
+    if valid.all():  # the common case, without copying the pixels
+        flat = pixels.reshape(pixels.shape[0], -1)
+        return bool((flat.max(axis=1) == flat.min(axis=1)).all())
     values = pixels[:, valid]
     return bool((values == values[:, :1]).all())
 

@@ -14,12 +14,14 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import shapely
 from affine import Affine
 
-from sitewatch.core.models import Detection, DetectionSet, DetectionSetRecord
+from sitewatch.core.models import DetectionSet, DetectionSetRecord
 from sitewatch.core.ports import Detector, Store
 from sitewatch.detect.run import DetectOptions, detect_tiled
 from sitewatch.detect.tiling import Tile
@@ -28,7 +30,7 @@ from sitewatch.geo.crs import WGS84, transform_points
 from sitewatch.imagery.pixels import RasterTiles
 from sitewatch.imagery.scenes import read_scene
 from sitewatch.pipeline.progress import Progress, no_progress
-from sitewatch.reports.vector import Feature, write_geojson, write_geopackage
+from sitewatch.reports.vector import write_geojson, write_geopackage
 
 GSD_TOLERANCE = 1.05
 
@@ -91,44 +93,56 @@ def detect_raster(
         )
 
 
-def to_map(dset: DetectionSet) -> tuple[list[Feature], list[Feature], list[tuple[float, float]]]:
-    """Features in the set's CRS, in WGS84, and centre lon/lat of every detection."""
+@dataclass(frozen=True)
+class MappedDetections:
+    """Detections as columns: polygons in the set's CRS and in WGS84, centres, properties."""
+
+    native: npt.NDArray[Any]
+    wgs84: npt.NDArray[Any]
+    lon: npt.NDArray[np.float64]
+    lat: npt.NDArray[np.float64]
+    columns: dict[str, npt.NDArray[Any]]
+
+
+def to_map(dset: DetectionSet) -> MappedDetections:
+    """Every detection's polygon in the set's CRS and in WGS84, its centre and its properties."""
     if dset.crs is None or dset.transform is None:
         raise InputError("detections have no CRS: they came from an array, not a scene")
     tr: Affine = dset.transform
     n = len(dset.detections)
-    if n == 0:
-        return [], [], []
-    # (n, 5, 2): four corners and the centre of every box, in pixels, then in the CRS
-    pts = np.array(
-        [[*d.box.corners().tolist(), [d.box.cx, d.box.cy]] for d in dset.detections],
+    boxes = np.array(
+        [
+            (d.box.cx, d.box.cy, d.box.length_px, d.box.width_px, d.box.angle_deg)
+            for d in dset.detections
+        ],
         dtype=np.float64,
-    )
-    mx = tr.a * pts[..., 0] + tr.b * pts[..., 1] + tr.c
-    my = tr.d * pts[..., 0] + tr.e * pts[..., 1] + tr.f
+    ).reshape(n, 5)
+    cx, cy, length, width, angle = boxes.T
+    theta = np.deg2rad(angle)
+    ux, uy = np.cos(theta) * length / 2, np.sin(theta) * length / 2
+    vx, vy = -np.sin(theta) * width / 2, np.cos(theta) * width / 2
+    px = np.stack([cx - ux - vx, cx + ux - vx, cx + ux + vx, cx - ux + vx, cx], axis=1)
+    py = np.stack([cy - uy - vy, cy + uy - vy, cy + uy + vy, cy - uy + vy, cy], axis=1)
+    mx = tr.a * px + tr.b * py + tr.c
+    my = tr.d * px + tr.e * py + tr.f
     lon, lat = transform_points(mx.ravel(), my.ravel(), dset.crs, WGS84)
     lon, lat = lon.reshape(n, 5), lat.reshape(n, 5)
-    native_polys = shapely.polygons(np.stack([mx[:, :4], my[:, :4]], axis=-1))
-    wgs_polys = shapely.polygons(np.stack([lon[:, :4], lat[:, :4]], axis=-1))
-    props = [_props(i, d, dset) for i, d in enumerate(dset.detections)]
-    native: list[Feature] = list(zip(native_polys.tolist(), props, strict=True))
-    wgs: list[Feature] = list(zip(wgs_polys.tolist(), props, strict=True))
-    centres = [(float(a), float(b)) for a, b in zip(lon[:, 4], lat[:, 4], strict=True)]
-    return native, wgs, centres
-
-
-def _props(n: int, d: Detection, dset: DetectionSet) -> dict[str, object]:
-    return {
-        "n": n,
-        "object_class": d.object_class.value,
-        "score": round(d.score, 4),
-        "cx_px": round(d.box.cx, 2),
-        "cy_px": round(d.box.cy, 2),
-        "length_px": round(d.box.length_px, 2),
-        "width_px": round(d.box.width_px, 2),
-        "angle_deg": round(d.box.angle_deg, 2),
-        "model_id": dset.model.model_id,
+    native = shapely.polygons(np.stack([mx[:, :4], my[:, :4]], axis=-1)) if n else np.array([])
+    wgs = shapely.polygons(np.stack([lon[:, :4], lat[:, :4]], axis=-1)) if n else np.array([])
+    columns: dict[str, npt.NDArray[Any]] = {
+        "n": np.arange(n),
+        "object_class": np.array([d.object_class.value for d in dset.detections], dtype=object),
+        "score": np.round([d.score for d in dset.detections], 4),
+        "cx_px": np.round(cx, 2),
+        "cy_px": np.round(cy, 2),
+        "length_px": np.round(length, 2),
+        "width_px": np.round(width, 2),
+        "angle_deg": np.round(angle, 2),
+        "lon": np.round(lon[:, 4], 7),
+        "lat": np.round(lat[:, 4], 7),
+        "model_id": np.full(n, dset.model.model_id, dtype=object),
     }
+    return MappedDetections(native, wgs, lon[:, 4].copy(), lat[:, 4].copy(), columns)
 
 
 def set_id(kind: str, target: str, dset: DetectionSet) -> str:
@@ -162,7 +176,7 @@ def _store_and_write(
     site_id: str | None = None,
     chip_key: str | None = None,
 ) -> DetectOutcome:
-    native, wgs, centres = to_map(dset)
+    mapped = to_map(dset)
     counts: dict[str, int] = {}
     for d in dset.detections:
         counts[d.object_class.value] = counts.get(d.object_class.value, 0) + 1
@@ -181,10 +195,13 @@ def _store_and_write(
     )
     geojson = gpkg = None
     if out_dir is not None:
-        geojson = write_geojson(out_dir / f"{stem}.geojson", wgs, _provenance(record, dset))
+        geojson = write_geojson(
+            out_dir / f"{stem}.geojson", mapped.wgs84, mapped.columns, _provenance(record, dset)
+        )
         assert dset.crs is not None
-        gpkg = write_geopackage(out_dir / f"{stem}.gpkg", native, dset.crs)
+        gpkg = write_geopackage(out_dir / f"{stem}.gpkg", mapped.native, mapped.columns, dset.crs)
     if store is not None:
+        centres = list(zip(mapped.lon.tolist(), mapped.lat.tolist(), strict=True))
         store.save_detection_set(record, dset, centres)
     return DetectOutcome(record, dset, geojson, gpkg)
 

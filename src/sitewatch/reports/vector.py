@@ -1,24 +1,28 @@
 """Vector exports of detections: GeoJSON (RFC 7946: WGS84 longitude/latitude, counter-clockwise
 exterior rings) and GeoPackage in the source CRS, written through OGR (pyogrio).
 
-Files are written to a temporary name and moved into place, so a failed write leaves nothing.
+Features come as an array of polygons plus columns (one numpy array per property), so a scene
+with hundreds of thousands of detections never holds a dict per feature: GeoJSON is streamed
+feature by feature, GeoPackage is written from the columns. Files are written to a temporary name
+and moved into place, so a failed write leaves nothing.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+import pyogrio.errors
+import pyogrio.raw
 import shapely
-from shapely.geometry import mapping
-from shapely.geometry.polygon import orient
 
 from sitewatch.errors import InputError
 
-Feature = tuple[shapely.Polygon, Mapping[str, Any]]
+Columns = Mapping[str, npt.NDArray[Any]]
 
 
 def _check_writable(path: Path) -> None:
@@ -31,24 +35,36 @@ def _check_writable(path: Path) -> None:
         raise InputError(f"{path}: cannot write here (not a file path)")
 
 
-def write_geojson(path: Path, features: Sequence[Feature], meta: Mapping[str, Any]) -> Path:
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def write_geojson(
+    path: Path, polygons: npt.NDArray[Any], columns: Columns, meta: Mapping[str, Any]
+) -> Path:
     """An RFC 7946 FeatureCollection of WGS84 polygons; `meta` goes in a top-level member."""
     _check_writable(path)
-    doc = {
-        "type": "FeatureCollection",
-        "sitewatch": dict(meta),
-        "features": [
-            {
-                "type": "Feature",
-                "geometry": mapping(orient(geom, 1.0)),
-                "properties": dict(props),
-            }
-            for geom, props in features
-        ],
-    }
+    oriented = shapely.orient_polygons(polygons, exterior_cw=False)
+    geometries = shapely.to_geojson(oriented) if len(polygons) else []
+    names = list(columns)
     tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_text(json.dumps(doc, default=str))
+        with tmp.open("w") as f:
+            f.write('{"type": "FeatureCollection", "sitewatch": ')
+            f.write(json.dumps(dict(meta), default=str))
+            f.write(', "features": [\n')
+            for i, geometry in enumerate(geometries):
+                props = {n: _plain(columns[n][i]) for n in names}
+                if i:
+                    f.write(",\n")
+                f.write('{"type": "Feature", "geometry": ')
+                f.write(str(geometry))
+                f.write(', "properties": ')
+                f.write(json.dumps(props))
+                f.write("}")
+            f.write("\n]}\n")
         tmp.replace(path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -57,21 +73,22 @@ def write_geojson(path: Path, features: Sequence[Feature], meta: Mapping[str, An
 
 
 def write_geopackage(
-    path: Path, features: Sequence[Feature], crs_wkt: str, layer: str = "detections"
+    path: Path,
+    polygons: npt.NDArray[Any],
+    columns: Columns,
+    crs_wkt: str,
+    layer: str = "detections",
 ) -> Path:
     """A GeoPackage layer of polygons in `crs_wkt`."""
-    import pyogrio.raw
-
     _check_writable(path)
-    names = list(features[0][1]) if features else ["object_class", "score"]
-    fields = []
-    for name in names:
-        values = [props.get(name) for _, props in features]
-        if values and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
-            fields.append(np.array(values, dtype=np.float64))
-        else:
-            fields.append(np.array(["" if v is None else str(v) for v in values], dtype=object))
-    geometry = np.array([shapely.to_wkb(g) for g, _ in features], dtype=object)
+    names = list(columns)
+    fields = [
+        np.asarray(columns[n], dtype=np.float64)
+        if np.issubdtype(np.asarray(columns[n]).dtype, np.number)
+        else np.asarray(columns[n], dtype=object)
+        for n in names
+    ]
+    geometry = shapely.to_wkb(polygons) if len(polygons) else np.array([], dtype=object)
     tmp = path.with_name(path.name + ".tmp.gpkg")
     tmp.unlink(missing_ok=True)
     try:

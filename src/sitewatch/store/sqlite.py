@@ -6,6 +6,7 @@ SQLAlchemy errors are wrapped into `StoreError` here and never leave this module
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -67,6 +68,9 @@ def migrate(engine: Engine) -> None:
             return
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+INSERT_CHUNK = 5000  # rows per executemany: bounded memory for huge detection sets
 
 
 class SqliteStore:
@@ -460,7 +464,7 @@ class SqliteStore:
                     created_at=utc_now(),
                 )
             )
-            rows = [
+            rows = (
                 {
                     "set_id": record.id,
                     "n": n,
@@ -475,9 +479,9 @@ class SqliteStore:
                     "lat": ll[1] if ll else None,
                 }
                 for n, (d, ll) in enumerate(zip(dset.detections, lonlat, strict=True))
-            ]
-            if rows:
-                conn.execute(insert(t.detections), rows)
+            )
+            while chunk := list(itertools.islice(rows, INSERT_CHUNK)):
+                conn.execute(insert(t.detections), chunk)
 
     def list_detection_sets(
         self, site_id: str | None = None, scene_id: str | None = None

@@ -223,6 +223,9 @@ def evaluate(
                 at_op = scores >= operating.get(cls, 0.3)
                 tp_op = int(tp[at_op].sum())
                 n_op = int(at_op.sum())
+                ctp = np.cumsum(tp)
+                f1 = 2 * ctp / (np.arange(1, len(tp) + 1) + n_gt) if len(tp) else np.zeros(0)
+                best_f1_threshold = float(scores[int(f1.argmax())]) if len(tp) else 1.0
         pairs = np.array(counts[cls], dtype=float)
         with_gt = pairs[pairs[:, 0] > 0]
         report[cls.value] = {
@@ -237,32 +240,42 @@ def evaluate(
             "count_MAPE": float((np.abs(with_gt[:, 1] - with_gt[:, 0]) / with_gt[:, 0]).mean())
             if len(with_gt)
             else None,
+            "best_f1_threshold": best_f1_threshold,
             "curve": curve,
         }
     return report
 
 
 def plot_pr_curves(reports: dict[str, dict[str, Any]], out: Path) -> Path:
-    """One PNG with the IoU-0.5 precision-recall curve of every class and setting."""
+    """One panel per setting with the IoU-0.5 precision-recall curve of every class."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 5))
-    for setting, report in reports.items():
+    cmap = plt.get_cmap("tab10")
+    colours = {c.value: cmap(i) for i, c in enumerate(ObjectClass)}
+    n = len(reports)
+    cols = 2 if n > 1 else 1
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 4.2 * rows), squeeze=False)
+    for ax, (setting, report) in zip(axes.flat, reports.items(), strict=False):
         for cls, r in report.items():
             recall, precision = r["curve"]
             if len(recall):
-                ax.plot(recall, precision, label=f"{setting} {cls} AP50 {r['AP50']:.2f}")
-    ax.set_xlabel("recall")
-    ax.set_ylabel("precision")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower left")
-    ax.set_title("Precision-recall at IoU 0.5")
+                ax.plot(recall, precision, color=colours[cls], label=f"{cls} AP50 {r['AP50']:.2f}")
+        ax.set_title(setting)
+        ax.set_xlabel("recall")
+        ax.set_ylabel("precision")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower left")
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.suptitle("Precision-recall at IoU 0.5 (held-out split; 'generated' = generated objects)")
+    fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110, bbox_inches="tight")
+    fig.savefig(out, dpi=100)
     plt.close(fig)
     return out

@@ -1,0 +1,53 @@
+"""The committed default model on real held-out imagery it never saw in training.
+
+A KIT frame of a held-out place (MOS90), resampled to 0.3 m as in the evaluation, and a whole
+NAIP Joplin tile (0.6 m, georeferenced) through `detect_raster`. The bounds are loose: this test
+checks that the shipped model and its pipeline work; the measured quality is in
+benchmarks/results/detector/.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sitewatch.core.models import ObjectClass
+from sitewatch.detect.onnx import load_detector
+from sitewatch.detect.run import DetectOptions, detect_array
+from sitewatch.detect.taxonomy import class_map
+from sitewatch.pipeline.detect import detect_raster, to_map
+from sitewatch.train.evaluate import real_eval_set
+from sitewatch.train.labels import load_yolo
+from tests.conftest import JOPLIN, SHARED_DATA, require_shared
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+
+pytestmark = pytest.mark.real_data
+
+
+@pytest.mark.parametrize("name", ["sitewatch-det-0.1.0.onnx", "sitewatch-det-0.1.0-int8.onnx"])
+def test_default_model_counts_cars_of_a_held_out_place(name: str) -> None:
+    kit = require_shared(SHARED_DATA / "kit_ais_aerial_cars")
+    images = load_yolo(kit / "images", kit / "labels", kit / "aerial.names", class_map("kit"), 0.13)
+    [frame] = [i for i in images if i.image_path.stem == "MOS90"]
+    [item] = real_eval_set([frame], 0.3)
+    truth = sum(1 for t in item.targets if t.object_class is ObjectClass.SMALL_VEHICLE)
+    detector = load_detector(MODELS / name)
+    result = detect_array(item.image, detector, DetectOptions())
+    found = sum(1 for d in result.detections if d.object_class is ObjectClass.SMALL_VEHICLE)
+    assert truth > 20
+    assert abs(found - truth) <= 0.35 * truth, (found, truth)
+
+
+def test_default_model_on_a_georeferenced_naip_tile() -> None:
+    tile = require_shared(JOPLIN / "pre") / "tile_1361-10160.tif"
+    detector = load_detector(MODELS / "sitewatch-det-0.1.0-int8.onnx")
+    dset = detect_raster(tile, 0.6, detector, DetectOptions())
+    mapped = to_map(dset)
+    assert dset.crs is not None
+    assert len(mapped.native) == len(mapped.wgs84) == len(dset.detections)
+    lon, lat = mapped.lon, mapped.lat
+    if len(lon):  # Joplin, Missouri
+        assert ((lon > -94.6) & (lon < -94.4) & (lat > 37.0) & (lat < 37.2)).all()
+    assert dset.tiles_run >= 1 and dset.params["read_scale"] == 1.0
