@@ -91,3 +91,26 @@ def test_bad_training_config_names_the_field(cli: Callable[..., Any], tmp_path: 
     path.write_text("version: '1'\nout: run\ncrop_px: 100\ndatasets: []\n")
     r = cli("train", str(path))
     assert r.code == 2 and "crop_px must be a multiple of 32" in r.err
+
+
+def test_continue_from_another_run(cli: Callable[..., Any], tmp_path: Path) -> None:
+    _dataset(tmp_path / "data")
+    assert cli("train", str(_config(tmp_path, 2))).code == 0
+    second = tmp_path / "second.yaml"
+    text = (
+        _config(tmp_path, 3)
+        .read_text()
+        .replace("out: run", "out: run2\ncontinue_from: run/last.pt")
+    )
+    second.write_text(text)
+    r = cli("train", str(second))
+    assert r.code == 0, r.err
+    log = (tmp_path / "run2" / "train.log").read_text()
+    assert f"resumed from {tmp_path / 'run' / 'last.pt'} at step 2" in log and "step 3/3" in log
+    assert (
+        "Continued from the checkpoint `run/last.pt`"
+        in (tmp_path / "run2" / "sitewatch-det-0.0.1.md").read_text()
+    )
+    second.write_text(text.replace("out: run2", "out: run3").replace("run/last.pt", "nowhere.pt"))
+    r = cli("train", str(second))
+    assert r.code == 2 and "no such checkpoint" in r.err

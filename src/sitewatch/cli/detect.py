@@ -12,7 +12,7 @@ from rich.table import Table
 from sitewatch.cli.context import app_context
 from sitewatch.cli.output import console, print_json, progress_bar
 from sitewatch.core.models import ObjectClass
-from sitewatch.detect.onnx import load_detector, load_spec
+from sitewatch.detect.onnx import OnnxDetector, load_detector, load_spec
 from sitewatch.detect.run import DetectOptions
 from sitewatch.detect.taxonomy import parse_object_class
 from sitewatch.errors import ConfigError, NotFoundError
@@ -254,7 +254,7 @@ def models_show(
     """Show a model's spec: layout, classes, GSD range, thresholds."""
     c = app_context(ctx)
     spec = load_spec(resolve_model(model, c.settings.model))
-    detector = load_detector(spec.path if spec.path.suffix == ".onnx" else model or spec.path)
+    detector = OnnxDetector(spec)  # loading checks the outputs against the layout
     print_json(
         {
             "model_id": spec.model_id,

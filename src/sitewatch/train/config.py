@@ -62,6 +62,7 @@ class TrainConfig(BaseModel):
     checkpoint_every: int = 100
     threads: int = 2
     generated_probability: float = 0.6
+    continue_from: Path | None = None  # a checkpoint to start from (weights, optimiser, step)
     datasets: list[DatasetConfig]
     backgrounds: list[BackgroundConfig] = Field(default_factory=list)
 
@@ -88,6 +89,8 @@ def load_train_config(path: Path) -> TrainConfig:
         raise ConfigError(f"{path}: {where}: {first['msg']}") from None
     base = path.parent
     config.out = (base / config.out).resolve()
+    if config.continue_from is not None:
+        config.continue_from = (base / config.continue_from).resolve()
     for d in config.datasets:
         d.images, d.labels = (base / d.images).resolve(), (base / d.labels).resolve()
         if d.names is not None:

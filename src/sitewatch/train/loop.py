@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from sitewatch.errors import ConfigError
 from sitewatch.train.config import TrainConfig
 from sitewatch.train.data import load_split
 from sitewatch.train.dataset import SampleSource
@@ -44,12 +45,15 @@ def train(config: TrainConfig, log: Log) -> Path:
     model = SiteDet().to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     step = 0
-    if ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location=device)
+    start = ckpt_path if ckpt_path.exists() else config.continue_from
+    if start is not None:
+        if not start.exists():
+            raise ConfigError(f"continue_from {start}: no such checkpoint")
+        state = torch.load(start, map_location=device)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         step = int(state["step"])
-        log(f"resumed from {ckpt_path} at step {step}")
+        log(f"resumed from {start} at step {step}")
     if step >= config.steps:
         log(f"already trained ({step} steps)")
         return ckpt_path

@@ -109,6 +109,13 @@ def model_card(
 ) -> str:
     """The Markdown model card."""
     thresholds_text = ", ".join(f"{c.value} {t:.2f}" for c, t in thresholds.items())
+    continued = (
+        f" Continued from the checkpoint `{config.continue_from.parent.name}/"
+        f"{config.continue_from.name}` (a warm restart of the cosine schedule; see that run's "
+        "configuration for the first steps)."
+        if config.continue_from is not None
+        else ""
+    )
     from sitewatch.train.data import Split
 
     assert isinstance(split, Split)
@@ -151,8 +158,8 @@ def model_card(
   validation split.
 - **Compute:** {gflops:.2f} GFLOPs per megapixel of input (convolutions, multiply-add = 2 FLOPs).
 - **Training:** from scratch (no pretrained weights), {steps} steps of {config.batch} crops of
-  {config.crop_px} px, AdamW, peak learning rate {config.lr}, on the CPU. Configuration:
-  `configs/train-det.yaml`; command: `sitewatch train configs/train-det.yaml --export-to models`.
+  {config.crop_px} px, AdamW, on the CPU.{continued} Last configuration: peak learning rate
+  {config.lr}, generated objects in {config.generated_probability:.0%} of crops.
 
 ## Training data
 
