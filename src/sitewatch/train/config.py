@@ -62,6 +62,7 @@ class TrainConfig(BaseModel):
     checkpoint_every: int = 100
     threads: int = 2
     generated_probability: float = 0.6
+    context_stage: bool = False  # an extra stride-32 stage in the network (see train/model.py)
     continue_from: Path | None = None  # a checkpoint to start from (weights, optimiser, step)
     datasets: list[DatasetConfig]
     backgrounds: list[BackgroundConfig] = Field(default_factory=list)

@@ -36,10 +36,10 @@ def export_onnx(checkpoint: Path, out: Path, spec: ModelSpec) -> Path:
     torch = _torch()
     import onnx
 
-    from sitewatch.train.model import SiteDet
+    from sitewatch.train.model import build_model
 
     state = torch.load(checkpoint, map_location="cpu")
-    model = SiteDet()
+    model = build_model(state.get("config", {}))
     model.load_state_dict(state["model"])
     model.eval()
     model.export_mode = True

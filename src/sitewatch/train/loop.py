@@ -22,7 +22,7 @@ from sitewatch.train.config import TrainConfig
 from sitewatch.train.data import load_split
 from sitewatch.train.dataset import SampleSource
 from sitewatch.train.loss import build_batch, detection_loss
-from sitewatch.train.model import SiteDet
+from sitewatch.train.model import build_model
 
 Log = Callable[[str], None]
 
@@ -42,7 +42,7 @@ def train(config: TrainConfig, log: Log) -> Path:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     config.out.mkdir(parents=True, exist_ok=True)
     ckpt_path = config.out / "last.pt"
-    model = SiteDet().to(device)
+    model = build_model(config).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     step = 0
     start = ckpt_path if ckpt_path.exists() else config.continue_from

@@ -36,9 +36,20 @@ class ConvBNReLU(nn.Sequential):
 class SiteDet(nn.Module):
     """Centre-heatmap detector with oriented boxes at output stride 2."""
 
-    def __init__(self, widths: tuple[int, int, int, int] = (16, 24, 48, 96), head: int = 16):
+    def __init__(
+        self,
+        widths: tuple[int, int, int, int] = (16, 24, 48, 96),
+        head: int = 16,
+        context: bool = False,
+    ):
+        """`context` adds a stride-32 stage (128 channels) for long objects (cranes, trains)."""
         super().__init__()
         w1, w2, w3, w4 = widths
+        self.context = context
+        if context:
+            self.down5 = nn.Sequential(ConvBNReLU(w4, 128, 2), ConvBNReLU(128, 128))
+            self.lat4 = nn.Conv2d(128, w4, 1)
+            self.fuse4 = ConvBNReLU(w4, w4)
         self.stem = ConvBNReLU(3, w1, 2)
         self.down2 = nn.Sequential(ConvBNReLU(w1, w2, 2), ConvBNReLU(w2, w2))
         self.down3 = nn.Sequential(ConvBNReLU(w2, w3, 2), ConvBNReLU(w3, w3))
@@ -62,6 +73,9 @@ class SiteDet(nn.Module):
         c2 = self.down2(c1)
         c3 = self.down3(c2)
         c4 = self.down4(c3)
+        if self.context:
+            c5 = self.down5(c4)
+            c4 = self.fuse4(c4 + self.lat4(functional.interpolate(c5, scale_factor=2.0)))
         p3 = self.fuse3(c3 + self.lat3(functional.interpolate(c4, scale_factor=2.0)))
         p2 = self.fuse2(c2 + self.lat2(functional.interpolate(p3, scale_factor=2.0)))
         p1 = self.fuse1(self.skip1(c1) + self.lat1(functional.interpolate(p2, scale_factor=2.0)))
@@ -73,6 +87,14 @@ class SiteDet(nn.Module):
         pooled = functional.max_pool2d(scores, 3, 1, 1)
         peaks = scores * (pooled == scores).to(scores.dtype)
         return peaks, box
+
+
+def build_model(config: Any) -> SiteDet:
+    """The network a training configuration (object or its dict) asks for."""
+    context = (
+        config.get("context_stage", False) if isinstance(config, dict) else config.context_stage
+    )
+    return SiteDet(context=bool(context))
 
 
 def gflops_per_megapixel(model: nn.Module, size: int = 512) -> float:

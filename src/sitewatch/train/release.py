@@ -30,7 +30,7 @@ def export_release(
     """Write `<name>-<version>.onnx`, `<name>-<version>-int8.onnx` and `<name>-<version>.md`."""
     import torch
 
-    from sitewatch.train.model import SiteDet, gflops_per_megapixel
+    from sitewatch.train.model import build_model, gflops_per_megapixel
 
     stem = f"{config.name}-{config.version}"
     fp32 = out_dir / f"{stem}.onnx"
@@ -57,7 +57,7 @@ def export_release(
     quantize_int8(fp32, int8, int8_spec, crops)
     log(f"quantised {int8}")
     state = torch.load(checkpoint, map_location="cpu")
-    model = SiteDet()
+    model = build_model(state.get("config", {}))
     model.load_state_dict(state["model"])
     gflops = gflops_per_megapixel(model)
     card = out_dir / f"{stem}.md"
