@@ -241,7 +241,7 @@ def train(
             f.write(message + "\n")
 
     checkpoint = run_training(cfg, log)
-    paths = export_release(cfg, checkpoint, export_to or cfg.out, log)
+    paths = export_release(cfg, checkpoint, export_to or cfg.out, log, config)
     for p in paths:
         console.print(f"wrote {p}", highlight=False)
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from sitewatch.core.models import Detection, ModelInfo
+from sitewatch.core.models import Detection
 from sitewatch.detect.decode import decode_sitewatch, decode_yolo
 from sitewatch.detect.merge import suppress_duplicates
 from sitewatch.detect.spec import METADATA_KEY, ModelSpec, spec_from_metadata, spec_from_yaml
@@ -80,16 +80,7 @@ class OnnxDetector:
                 f"{spec.path}: not an ONNX model onnxruntime can load ({exc})"
             ) from exc
         self.sha256 = file_sha256(spec.path)
-        self.info = ModelInfo(
-            spec.model_id,
-            self.sha256,
-            spec.layout,
-            spec.classes,
-            spec.input_px,
-            spec.gsd_min_m,
-            spec.gsd_max_m,
-            dict(spec.thresholds),
-        )
+        self.info = spec.to_info(self.sha256)
         self.thresholds = np.array(
             [
                 (score_floor if score_floor is not None else spec.threshold(c)) if c else 1.0

@@ -21,13 +21,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from sitewatch.core.models import ObjectClass
+from sitewatch.core.models import ModelInfo, ObjectClass
 from sitewatch.detect.taxonomy import parse_object_class
+from sitewatch.documents import load_yaml_model
 from sitewatch.errors import ConfigError, ModelError
 
 Layout = Literal["sitewatch", "yolo-detect", "yolo-obb"]
@@ -52,6 +52,19 @@ class ModelSpec:
     def threshold(self, cls: ObjectClass) -> float:
         """Operating threshold of a class."""
         return float(self.thresholds.get(cls, DEFAULT_THRESHOLD))
+
+    def to_info(self, sha256: str) -> ModelInfo:
+        """The provenance record of this model, given its file's hash."""
+        return ModelInfo(
+            self.model_id,
+            sha256,
+            self.layout,
+            self.classes,
+            self.input_px,
+            self.gsd_min_m,
+            self.gsd_max_m,
+            dict(self.thresholds),
+        )
 
     def to_metadata(self) -> str:
         """The JSON stored in a sitewatch ONNX file."""
@@ -107,15 +120,7 @@ def spec_from_yaml(path: Path) -> ModelSpec:
     Raises:
         ConfigError: the YAML is not valid (unknown field, class or layout).
     """
-    try:
-        doc: Any = yaml.safe_load(path.read_text())
-        reg = _Registration.model_validate(doc)
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read model registration ({exc})") from exc
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{path}: {where}: {first['msg']}") from None
+    reg = load_yaml_model(path, _Registration, "model registration")
     if reg.num_classes <= 0 or any(not 0 <= i < reg.num_classes for i in reg.classes):
         raise ConfigError(f"{path}: classes: indices must lie in 0..num_classes-1")
     lo, hi = reg.gsd_m
@@ -124,10 +129,11 @@ def spec_from_yaml(path: Path) -> ModelSpec:
     classes: list[ObjectClass | None] = [None] * reg.num_classes
     for i, name in reg.classes.items():
         classes[i] = parse_object_class(name, where=f"{path}: classes[{i}]")
-    thresholds = {
-        parse_object_class(k, where=f"{path}: thresholds") or ObjectClass.SMALL_VEHICLE: v
-        for k, v in reg.thresholds.items()
-    }
+    thresholds: dict[ObjectClass, float] = {}
+    for name, value in reg.thresholds.items():
+        cls = parse_object_class(name, where=f"{path}: thresholds")
+        if cls is not None:
+            thresholds[cls] = value
     model_path = (path.parent / reg.model).resolve()
     return ModelSpec(
         model_path,

@@ -103,7 +103,7 @@ def write_geopackage(
             crs=crs_wkt,
         )
         tmp.replace(path)
-    except (OSError, pyogrio.errors.DataSourceError, pyogrio.errors.FieldError) as exc:
+    except (OSError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         tmp.unlink(missing_ok=True)
         raise InputError(f"{path}: cannot write GeoPackage ({exc})") from exc
     return path

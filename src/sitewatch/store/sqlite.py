@@ -19,7 +19,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from shapely.geometry import mapping, shape
-from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, select
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -494,13 +494,16 @@ class SqliteStore:
             q = q.where(t.detection_sets.c.scene_id == scene_id)
         with self._read() as conn:
             sets = list(conn.execute(q).mappings())
+            counts: dict[str, dict[str, int]] = {}
+            grouped = (
+                select(t.detections.c.set_id, t.detections.c.object_class, func.count())
+                .where(t.detections.c.set_id.in_([r["id"] for r in sets]))
+                .group_by(t.detections.c.set_id, t.detections.c.object_class)
+            )
+            for set_id, cls, n in conn.execute(grouped):
+                counts.setdefault(set_id, {})[cls] = n
             out = []
             for r in sets:
-                counts: dict[str, int] = {}
-                for (cls,) in conn.execute(
-                    select(t.detections.c.object_class).where(t.detections.c.set_id == r["id"])
-                ):
-                    counts[cls] = counts.get(cls, 0) + 1
                 out.append(
                     DetectionSetRecord(
                         r["id"],
@@ -511,7 +514,7 @@ class SqliteStore:
                         r["model_id"],
                         r["model_sha256"],
                         r["params"],
-                        counts,
+                        counts.get(r["id"], {}),
                         r["tiles_run"],
                         r["tiles_skipped"],
                     )

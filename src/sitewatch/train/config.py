@@ -9,10 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sitewatch.errors import ConfigError
+from sitewatch.documents import load_yaml_model
 
 Format = Literal["yolo", "yolo-obb", "dota", "coco", "xview"]
 
@@ -79,15 +78,7 @@ class TrainConfig(BaseModel):
 
 def load_train_config(path: Path) -> TrainConfig:
     """Read and validate a training configuration; relative paths resolve against its folder."""
-    try:
-        doc = yaml.safe_load(path.read_text())
-        config = TrainConfig.model_validate(doc)
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read training configuration ({exc})") from exc
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{path}: {where}: {first['msg']}") from None
+    config = load_yaml_model(path, TrainConfig, "training configuration")
     base = path.parent
     config.out = (base / config.out).resolve()
     if config.continue_from is not None:

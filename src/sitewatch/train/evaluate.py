@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import shapely
 
 from sitewatch.core.models import Detection, ObjectClass, OrientedBox
 from sitewatch.core.ports import Detector
+from sitewatch.detect.merge import rotated_iou
 from sitewatch.detect.run import DetectOptions, detect_array
 from sitewatch.imagery.pixels import read_image
 from sitewatch.train.dataset import GENERATED_CLASSES, Target, targets_from_labels
@@ -99,10 +99,7 @@ def generated_eval_set(
 def iou(pred: OrientedBox, gt: Target) -> float:
     """IoU of a prediction with a ground-truth target (envelope IoU for axis-aligned truth)."""
     if gt.oriented:
-        a, b = shapely.Polygon(pred.corners()), shapely.Polygon(gt.box.corners())
-        inter = a.intersection(b).area
-        union = a.area + b.area - inter
-        return float(inter / union) if union > 0 else 0.0
+        return rotated_iou(pred, gt.box)
     px0, py0, px1, py1 = pred.aabb()
     gx0, gy0, gx1, gy1 = gt.box.aabb()
     iw, ih = max(0.0, min(px1, gx1) - max(px0, gx0)), max(0.0, min(py1, gy1) - max(py0, gy0))

@@ -70,6 +70,15 @@ def _export(torch: Any, model: Any, path: Path) -> None:
     )
 
 
+def write_spec(path: Path, spec: ModelSpec) -> None:
+    """Replace the spec stored in an ONNX file (the graph is left as it is)."""
+    import onnx
+
+    proto = onnx.load(str(path))
+    _set_metadata(proto, spec)
+    onnx.save(proto, str(path))
+
+
 def _set_metadata(proto: Any, spec: ModelSpec) -> None:
     import onnx
 
@@ -81,7 +90,6 @@ def quantize_int8(
     fp32: Path, out: Path, spec: ModelSpec, calibration: Sequence[npt.NDArray[np.uint8]]
 ) -> Path:
     """Static int8 quantisation (QDQ, per-channel) calibrated on uint8 (3, H, W) crops."""
-    import onnx
     from onnxruntime.quantization import (
         CalibrationDataReader,
         QuantFormat,
@@ -113,9 +121,7 @@ def quantize_int8(
         nodes_to_exclude=_head_nodes(pre),
     )
     pre.unlink()
-    proto = onnx.load(str(out))
-    _set_metadata(proto, spec)
-    onnx.save(proto, str(out))
+    write_spec(out, spec)
     return out
 
 

@@ -17,7 +17,7 @@ from sitewatch.core.models import ObjectClass
 from sitewatch.train.config import TrainConfig
 from sitewatch.train.data import load_split
 from sitewatch.train.dataset import SampleSource
-from sitewatch.train.export import default_spec, export_onnx, quantize_int8
+from sitewatch.train.export import default_spec, export_onnx, quantize_int8, write_spec
 
 OPERATING_THRESHOLD = 0.3
 CALIBRATION_CROPS = 48
@@ -25,9 +25,16 @@ EVAL_JSON = Path("benchmarks/results/detector/eval.json")
 
 
 def export_release(
-    config: TrainConfig, checkpoint: Path, out_dir: Path, log: Callable[[str], None]
+    config: TrainConfig,
+    checkpoint: Path,
+    out_dir: Path,
+    log: Callable[[str], None],
+    config_path: Path | None = None,
 ) -> list[Path]:
-    """Write `<name>-<version>.onnx`, `<name>-<version>-int8.onnx` and `<name>-<version>.md`."""
+    """Write `<name>-<version>.onnx`, `<name>-<version>-int8.onnx` and `<name>-<version>.md`.
+
+    `config_path` is named in the card, with the command that made the release.
+    """
     import torch
 
     from sitewatch.train.model import build_model, gflops_per_megapixel
@@ -46,7 +53,7 @@ def export_release(
         + ", ".join(f"{c.value} {t:.2f}" for c, t in thresholds.items())
     )
     spec = default_spec(fp32, stem, config.gsd_range_m, thresholds)
-    export_onnx(checkpoint, fp32, spec)
+    write_spec(fp32, spec)
     log(f"exported {fp32}")
     source = SampleSource(
         split.train[::3], split.train_backgrounds, [0.3, 0.5], config.crop_px, seed=99
@@ -61,7 +68,10 @@ def export_release(
     model.load_state_dict(state["model"])
     gflops = gflops_per_megapixel(model)
     card = out_dir / f"{stem}.md"
-    card.write_text(model_card(config, stem, gflops, int(state["step"]), split, thresholds))
+    command = f"sitewatch train {config_path} --export-to {out_dir}" if config_path else None
+    card.write_text(
+        model_card(config, stem, gflops, int(state["step"]), split, thresholds, command)
+    )
     log(f"wrote {card}")
     return [fp32, int8, card]
 
@@ -106,8 +116,10 @@ def model_card(
     steps: int,
     split: object,
     thresholds: dict[ObjectClass, float],
+    command: str | None = None,
 ) -> str:
-    """The Markdown model card."""
+    """The Markdown model card; `command` is how the release was made."""
+    made_by = f"\n  Made by: `{command}`." if command else ""
     thresholds_text = ", ".join(f"{c.value} {t:.2f}" for c, t in thresholds.items())
     continued = (
         f" Continued from the checkpoint `{config.continue_from.parent.name}/"
@@ -159,7 +171,7 @@ def model_card(
 - **Compute:** {gflops:.2f} GFLOPs per megapixel of input (convolutions, multiply-add = 2 FLOPs).
 - **Training:** from scratch (no pretrained weights), {steps} steps of {config.batch} crops of
   {config.crop_px} px, AdamW, on the CPU.{continued} Last configuration: peak learning rate
-  {config.lr}, generated objects in {config.generated_probability:.0%} of crops.
+  {config.lr}, generated objects in {config.generated_probability:.0%} of crops.{made_by}
 
 ## Training data
 
