@@ -57,3 +57,7 @@ class StoreError(SitewatchError):
 
 class MissingDependencyError(SitewatchError, ImportError):
     """An optional dependency is not installed; the message names the extra."""
+
+
+class DeliveryError(SitewatchError):
+    """An alert could not be delivered to a sink this time; the outbox will try again."""

@@ -1,0 +1,1 @@
+"""Alert policy (transitions, dedupe, cooldown, lifecycle) and the sinks alerts go to."""

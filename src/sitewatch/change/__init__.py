@@ -1,0 +1,1 @@
+"""Pixel change between aligned chips; object change between detection sets."""

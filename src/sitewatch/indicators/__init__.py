@@ -1,0 +1,1 @@
+"""Indicator rule packs (YAML) and their evaluation into assessments with a rationale."""

@@ -1,0 +1,1 @@
+"""Observations -> series; baselines; anomaly scores."""
