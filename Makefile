@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test lint typecheck imports pytest bench bench-detect eval-detector train-detector clean
+.PHONY: venv demo test lint typecheck imports pytest bench bench-detect eval-detector eval-change train-detector clean
 
 venv: $(STAMP)
 
@@ -43,6 +43,10 @@ bench-detect: venv
 # Detector quality on the held-out split (needs ../shared/data); writes benchmarks/results/detector.
 eval-detector: venv
 	$(BIN)/sitewatch eval-detector --config configs/train-det.yaml
+
+# Pixel-change quality on the shared LEVIR-CD, DSIFN and OSCD pairs; writes benchmarks/results/change.
+eval-change: venv
+	$(BIN)/python -W ignore::rasterio.errors.NotGeoreferencedWarning benchmarks/eval_change.py
 
 # Train the default detector from scratch on the CPU (resumes), export it into models/.
 train-detector: venv

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlparse
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sitewatch.core.models import QualityThresholds
@@ -24,6 +25,35 @@ class Settings(BaseSettings):
     coreg_min_confidence: float = Field(default=0.3, ge=0, le=1)
     coreg_max_shift_px: float = Field(default=32.0, gt=0)
     model: Path | None = Field(default=None, description="detector model or registration YAML")
+    rules: Path | None = Field(
+        default=None, description="rule pack YAML, or a folder of them (default: bundled packs)"
+    )
+    alerts_jsonl: Path | None = Field(
+        default=None, description="JSON-lines alert file (default $SITEWATCH_HOME/alerts.jsonl)"
+    )
+    webhook_url: str | None = Field(default=None, description="POST alerts here (http/https)")
+    webhook_secret: str | None = Field(default=None, description="HMAC-SHA256 key for webhooks")
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, gt=0, lt=65536)
+    smtp_from: str | None = None
+    smtp_to: str | None = Field(default=None, description="comma-separated recipients")
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    delivery_max_attempts: int = Field(default=10, ge=1)
+    delivery_base_delay_s: float = Field(default=30.0, ge=0)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(
+                f"{value!r} is not an http(s) URL; use e.g. https://example.org/sitewatch-hook"
+            )
+        return value
 
     def quality_thresholds(self) -> QualityThresholds:
         """The quality thresholds as the frozen object compute code takes."""

@@ -43,7 +43,7 @@ def test_migrated_schema_and_wal(tmp_path: Path) -> None:
     store.close()
     con = sqlite3.connect(tmp_path / "sitewatch.db")
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert con.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0002"
+    assert con.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0003"
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {
         "sites",

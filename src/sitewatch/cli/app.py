@@ -21,6 +21,7 @@ from sitewatch.cli import demo as demo_cmds
 from sitewatch.cli import detect as detect_cmds
 from sitewatch.cli import scenes as scene_cmds
 from sitewatch.cli import sites as site_cmds
+from sitewatch.cli import watch as watch_cmds
 from sitewatch.cli.context import AppContext, app_context
 from sitewatch.cli.output import console, err_console, print_json
 from sitewatch.config import Settings
@@ -42,6 +43,9 @@ app.command("detect")(detect_cmds.detect)
 app.command("eval-detector")(detect_cmds.eval_detector)
 app.command("train")(detect_cmds.train)
 app.add_typer(detect_cmds.models_app, name="models")
+app.command("run")(watch_cmds.run)
+app.command("timeline")(watch_cmds.timeline)
+app.add_typer(watch_cmds.alerts_app, name="alerts")
 
 runs_app = typer.Typer(help="Recorded runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from sitewatch.core.analytics import (
+    Alert,
+    Assessment,
+    ObjectChange,
+    Observation,
+    OutboxItem,
+    PixelChange,
+    Score,
+)
 from sitewatch.core.models import (
     ChipRecord,
     Coregistration,
@@ -101,6 +110,78 @@ class Store(Protocol):
 
     def list_runs(self, limit: int = 20) -> list[RunReport]:
         """The latest runs, newest first."""
+        ...
+
+    # analytics --------------------------------------------------------------------------
+    def get_fingerprint(self, site_id: str) -> str | None:
+        """What the site's stored analysis was computed from, if any."""
+        ...
+
+    def save_analysis(
+        self,
+        site_id: str,
+        fingerprint: str,
+        observations: Sequence[Observation],
+        object_changes: Sequence[ObjectChange],
+        pixel_changes: Sequence[PixelChange],
+        scores: Sequence[Score],
+        assessments: Sequence[Assessment],
+        alerts: Sequence[Alert],
+        outbox: Sequence[OutboxItem],
+    ) -> int:
+        """Replace a site's analysis, add new alerts and their outbox rows, in one transaction."""
+        ...
+
+    def list_observations(self, site_id: str) -> list[Observation]:
+        """A site's zone observations by date."""
+        ...
+
+    def list_scores(self, site_id: str) -> list[Score]:
+        """A site's anomaly scores by date."""
+        ...
+
+    def list_object_changes(self, site_id: str) -> list[ObjectChange]:
+        """A site's object changes by date."""
+        ...
+
+    def list_pixel_changes(self, site_id: str) -> list[PixelChange]:
+        """A site's pixel changes by date."""
+        ...
+
+    def list_assessments(self, site_id: str) -> list[Assessment]:
+        """A site's assessments by date."""
+        ...
+
+    def list_alerts(self, site_id: str | None = None, status: str | None = None) -> list[Alert]:
+        """Alerts, newest first."""
+        ...
+
+    def get_alert(self, alert_id: str) -> Alert:
+        """The alert with this id (or unique prefix)."""
+        ...
+
+    def save_review(self, alert: Alert) -> None:
+        """Record a review decision, keeping the history."""
+        ...
+
+    def list_reviews(self, alert_id: str) -> list[tuple[str, str, str | None, datetime]]:
+        """(status, reviewer, note, at) of each review of an alert, oldest first."""
+        ...
+
+    def list_outbox(self, status: str | None = None) -> list[OutboxItem]:
+        """Outbox items, oldest first."""
+        ...
+
+    def update_outbox(
+        self,
+        item_id: str,
+        status: str,
+        attempts: int,
+        next_attempt_at: datetime | None,
+        last_error: str | None,
+    ) -> None:
+        """Record one delivery attempt."""
+        ...
 
 
 class Detector(Protocol):

@@ -21,7 +21,7 @@ import numpy.typing as npt
 import shapely
 from affine import Affine
 
-from sitewatch.core.models import DetectionSet, DetectionSetRecord
+from sitewatch.core.models import ChipRecord, DetectionSet, DetectionSetRecord, Site
 from sitewatch.core.ports import Detector, Store
 from sitewatch.detect.run import DetectOptions, detect_tiled
 from sitewatch.detect.tiling import Tile
@@ -257,18 +257,31 @@ def detect_site(
         raise NotFoundError(f"site {site_id!r} has no chips yet; run `sitewatch chips {site_id}`")
     outcomes = []
     for chip in chips:
-        dset = detect_raster(Path(chip.tif_path), site.gsd_m, detector, options, progress)
-        outcome = _store_and_write(
-            store,
-            "chip",
-            f"{site_id}/{chip.key}",
-            dset,
-            out_dir,
-            f"{site_id}-{chip.key}-detections",
-            site_id=site_id,
-            chip_key=chip.key,
-        )
+        outcome = detect_chip(store, site, chip, detector, options, out_dir, progress)
         outcomes.append(outcome)
         if on_each is not None:
             on_each(outcome)
     return outcomes
+
+
+def detect_chip(
+    store: Store,
+    site: Site,
+    chip: ChipRecord,
+    detector: Detector,
+    options: DetectOptions,
+    out_dir: Path | None,
+    progress: Progress = no_progress,
+) -> DetectOutcome:
+    """Detect over one chip of a site and store the set (one transaction)."""
+    dset = detect_raster(Path(chip.tif_path), site.gsd_m, detector, options, progress)
+    return _store_and_write(
+        store,
+        "chip",
+        f"{site.id}/{chip.key}",
+        dset,
+        out_dir,
+        f"{site.id}-{chip.key}-detections",
+        site_id=site.id,
+        chip_key=chip.key,
+    )

@@ -212,3 +212,152 @@ detections = Table(
     Column("lat", Float, nullable=True),
     Index("ix_detections_class", "set_id", "object_class"),
 )
+
+
+def _site_fk() -> Column[Any]:
+    return Column(
+        "site_id", String(63), ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+observations = Table(
+    "observations",
+    metadata,
+    _site_fk(),
+    Column("zone_id", String(63), primary_key=True),
+    Column("observed_on", String(10), primary_key=True),
+    Column("object_class", String(16), primary_key=True),
+    Column("count", Integer, nullable=True),  # NULL: the zone was not usable that day
+    Column("expected_count", Float, nullable=True),
+    Column("area_observed_m2", Float, nullable=False),
+    Column("usable", Boolean, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("chip_key", String(96), nullable=False),
+    Column("scene_ids", JSON, nullable=False),
+)
+
+object_changes = Table(
+    "object_changes",
+    metadata,
+    _site_fk(),
+    Column("zone_id", String(63), primary_key=True),
+    Column("object_class", String(16), primary_key=True),
+    Column("after_on", String(10), primary_key=True),
+    Column("before_on", String(10), nullable=False),
+    Column("appeared", JSON, nullable=False),
+    Column("disappeared", JSON, nullable=False),
+    Column("persisting", Integer, nullable=False),
+    Column("tolerance_m", Float, nullable=False),
+)
+
+pixel_changes = Table(
+    "pixel_changes",
+    metadata,
+    _site_fk(),
+    Column("zone_id", String(63), primary_key=True),
+    Column("before_key", String(96), primary_key=True),
+    Column("after_key", String(96), primary_key=True),
+    Column("before_on", String(10), nullable=False),
+    Column("after_on", String(10), nullable=False),
+    Column("changed_fraction", Float, nullable=False),
+    Column("changed_area_m2", Float, nullable=False),
+    Column("polygons", JSON, nullable=False),
+    Column("params", JSON, nullable=False),
+)
+
+scores = Table(
+    "scores",
+    metadata,
+    _site_fk(),
+    Column("zone_id", String(63), primary_key=True),
+    Column("object_class", String(16), primary_key=True),
+    Column("observed_on", String(10), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("tail_p", Float, nullable=True),
+    Column("anomaly", Float, nullable=True),
+    Column("expected", Float, nullable=True),
+    Column("band_low", Integer, nullable=True),
+    Column("band_high", Integer, nullable=True),
+    Column("n_history", Integer, nullable=False),
+    Column("history_since", String(10), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("sentence", Text, nullable=False),
+)
+
+assessments = Table(
+    "assessments",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("site_id", String(63), ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("signature_id", String(63), nullable=False),
+    Column("signature_name", Text, nullable=False),
+    Column("as_of", String(10), nullable=False),
+    Column("likelihood", String(24), nullable=False),
+    Column("probability", Float, nullable=False),
+    Column("confidence", String(12), nullable=False),
+    Column("rationale", Text, nullable=False),
+    Column("alternatives", JSON, nullable=False),
+    Column("indicators", JSON, nullable=False),
+    Column("rule_pack", Text, nullable=False),
+    Column("scene_ids", JSON, nullable=False),
+)
+Index("ix_assessments_site", assessments.c.site_id, assessments.c.as_of)
+
+# alerts are never deleted or re-derived once stored: their review state is the analyst's
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("site_id", String(63), ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("signature_id", String(63), nullable=False),
+    Column("assessment_id", String(32), nullable=False),
+    Column("as_of", String(10), nullable=False),
+    Column("level", String(24), nullable=False),
+    Column("previous_level", String(24), nullable=True),
+    Column("confidence", String(12), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("rationale", Text, nullable=False),
+    Column("rule_pack", Text, nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reviewer", Text, nullable=True),
+    Column("note", Text, nullable=True),
+    Column("reviewed_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+alert_reviews = Table(
+    "alert_reviews",
+    metadata,
+    Column("alert_id", String(32), ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True),
+    Column("n", Integer, primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("reviewer", Text, nullable=False),
+    Column("note", Text, nullable=True),
+    Column("at", UtcDateTime, nullable=False),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", String(32), primary_key=True),  # hash of alert id and sink name
+    Column("alert_id", String(32), ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    Column("sink", Text, nullable=False),
+    Column("status", String(12), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime, nullable=True),
+)
+Index("ix_outbox_status", outbox.c.status)
+
+# what a site's stored analysis was computed from; equal fingerprint: nothing to do
+site_state = Table(
+    "site_state",
+    metadata,
+    Column("site_id", String(63), ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

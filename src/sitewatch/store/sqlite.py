@@ -42,6 +42,7 @@ from sitewatch.core.models import (
 )
 from sitewatch.errors import NotFoundError, StoreError
 from sitewatch.store import schema as t
+from sitewatch.store.analytics import AnalyticsStoreMixin
 from sitewatch.types import utc_now
 
 DB_NAME = "sitewatch.db"
@@ -73,7 +74,7 @@ def migrate(engine: Engine) -> None:
 INSERT_CHUNK = 5000  # rows per executemany: bounded memory for huge detection sets
 
 
-class SqliteStore:
+class SqliteStore(AnalyticsStoreMixin):
     """The Store on one SQLite file (WAL journal, foreign keys on)."""
 
     def __init__(self, db_path: Path) -> None:

@@ -1,0 +1,154 @@
+"""`sitewatch run` on a generated facility with a known campaign: the expected indicators fire in
+the right zones, cloudy dates are missing observations (never zeros), a second run does nothing,
+quiet series raise no alert; timeline and the alert review commands."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import store_snapshot
+from tests.pipeline.series import campaign, prepare
+
+
+def _db(home: Path) -> sqlite3.Connection:
+    con = sqlite3.connect(home / "sitewatch.db")
+    con.row_factory = sqlite3.Row
+    return con
+
+
+def test_campaign_fires_the_right_indicators_in_the_right_zones(
+    cli: Callable[..., Any], tmp_path: Path, home: Path
+) -> None:
+    plans = campaign()
+    model = prepare(cli, tmp_path, plans)
+    r = cli("run", "--model", str(model), "--json")
+    assert r.code == 0, r.err
+    out = json.loads(r.out)
+    assert out["chips_made"] == len(plans) and out["detection_sets"] == len(plans)
+
+    con = _db(home)
+    # counts equal the painted truth on every usable date; the cloudy date is missing, not zero
+    for plan in plans:
+        for (zone, cls), n in plan.counts.items():
+            row = con.execute(
+                "SELECT count, usable, reason FROM observations WHERE zone_id=? AND object_class=? "
+                "AND observed_on=?",
+                (zone, cls, plan.day.isoformat()),
+            ).fetchone()
+            if zone in plan.cloudy:
+                assert row["count"] is None and not row["usable"] and "cloud" in row["reason"]
+            else:
+                assert row["usable"] and row["count"] == n, (plan.day, zone, cls)
+    cloudy_day = next(p.day for p in plans if p.cloudy).isoformat()
+    assert (
+        con.execute(
+            "SELECT count(*) FROM scores WHERE observed_on=? AND zone_id='assembly'", (cloudy_day,)
+        ).fetchone()[0]
+        == 0
+    )
+
+    # the first campaign date: trucks anomalous at the hall, rail cars appeared in the yard
+    first = next(p.day for p in plans if p.counts[("rail-yard", "rail_car")]).isoformat()
+    row = con.execute(
+        "SELECT likelihood, indicators, rationale FROM assessments WHERE as_of=? "
+        "AND signature_id='launch-preparation'",
+        (first,),
+    ).fetchone()
+    fired = {i["indicator_id"]: i for i in json.loads(row["indicators"]) if i["fired"]}
+    assert set(fired) == {"vehicles-at-assembly", "rail-cars-arrive"}
+    assert fired["vehicles-at-assembly"]["zone_ids"] == ["assembly"]
+    assert fired["rail-cars-arrive"]["zone_ids"] == ["rail-yard"]
+    assert row["likelihood"] in ("likely", "very_likely")
+    assert "9 large vehicles at Assembly; usual 0-" in row["rationale"]
+    # before the campaign nothing fired
+    quiet = con.execute(
+        "SELECT likelihood FROM assessments WHERE as_of<? AND signature_id='launch-preparation'",
+        (first,),
+    ).fetchall()
+    assert quiet and {q[0] for q in quiet} <= {"remote", "unlikely"}
+
+    [alert] = con.execute("SELECT * FROM alerts").fetchall()
+    assert alert["as_of"] == first and alert["level"] == "likely"
+    evidence = json.loads(alert["evidence"])
+    assert Path(evidence["chips"]["assembly"]).stat().st_size > 0
+    assert Path(evidence["timelines"]["assembly/large_vehicle"]).stat().st_size > 0
+    assert (
+        evidence["model_id"] == "test-blobs" and evidence["rule_pack"] == "launch-preparation@1.0.0"
+    )
+    lines = (home / "alerts.jsonl").read_text().splitlines()
+    assert [json.loads(x)["alert"]["id"] for x in lines] == [alert["id"]]
+
+    # a second run does nothing at all
+    before = store_snapshot(home)
+    r = cli("run", "--model", str(model), "--json")
+    assert r.code == 0 and json.loads(r.out)["nothing_new"]
+    assert store_snapshot(home) == before
+
+    # timeline and the review loop
+    r = cli("timeline", "factory", "--zone", "assembly", "--class", "large_vehicle", "--json")
+    rows = json.loads(r.out)["observations"]
+    assert [x["count"] for x in rows if x["date"] == cloudy_day] == [None]
+    aid = alert["id"][:10]
+    assert cli("alerts", "ack", aid, "--reviewer", "ana").code == 0
+    assert cli("alerts", "confirm", aid, "--reviewer", "ana", "--note", "launch seen").code == 0
+    r = cli("alerts", "dismiss", aid, "--reviewer", "bob")
+    assert r.code == 2 and "cannot become dismissed" in r.err
+    shown = json.loads(cli("alerts", "show", aid, "--json").out)
+    assert shown["status"] == "confirmed" and [x["status"] for x in shown["reviews"]] == [
+        "acknowledged",
+        "confirmed",
+    ]
+    # a review survives a later run with new scenes (alerts are never re-derived)
+    assert cli("run", "--model", str(model)).code == 0
+    assert json.loads(cli("alerts", "show", aid, "--json").out)["status"] == "confirmed"
+
+
+def test_quiet_series_raises_no_alert(cli: Callable[..., Any], tmp_path: Path, home: Path) -> None:
+    plans = campaign(event_at=99)
+    model = prepare(cli, tmp_path, plans)
+    r = cli("run", "--model", str(model), "--json")
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["new_alerts"] == []
+
+
+def test_new_scenes_are_picked_up(cli: Callable[..., Any], tmp_path: Path, home: Path) -> None:
+    plans = campaign(n=8, event_at=99)
+    model = prepare(cli, tmp_path, plans[:6])
+    assert cli("run", "--model", str(model)).code == 0
+    from tests.pipeline.series import write_scenes
+
+    write_scenes(tmp_path / "more", plans[6:])
+    assert cli("ingest", str(tmp_path / "more")).code == 0
+    out = json.loads(cli("run", "--model", str(model), "--json").out)
+    assert (
+        out["chips_made"] == 2
+        and out["detection_sets"] == 2
+        and out["sites_analysed"] == ["factory"]
+    )
+    n = _db(home).execute("SELECT count(DISTINCT observed_on) FROM observations").fetchone()[0]
+    assert n == 8
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        (
+            "pack: x\nversion: '1'\nindicators: []\nsignatures: []\n",
+            "field 'signatures': the pack has no signature",
+        ),
+        ("pack: [unclosed\n", "cannot read it"),
+    ],
+)
+def test_bad_rule_pack_exits_2_naming_the_problem(
+    cli: Callable[..., Any], tmp_path: Path, text: str, match: str
+) -> None:
+    p = tmp_path / "bad.yaml"
+    p.write_text(text)
+    r = cli("run", "--rules", str(p))
+    assert r.code == 2 and match in r.err
