@@ -73,6 +73,23 @@ def test_campaign_fires_the_right_indicators_in_the_right_zones(
     ).fetchall()
     assert quiet and {q[0] for q in quiet} <= {"remote", "unlikely"}
 
+    # pixel change per zone between consecutive usable dates, polygons as GeoJSON
+    pcs = con.execute("SELECT zone_id, changed_fraction, polygons FROM pixel_changes").fetchall()
+    assert {p["zone_id"] for p in pcs} == {"assembly", "rail-yard", "parking"}
+    for p in pcs:
+        fc = json.loads(p["polygons"])
+        assert fc["type"] == "FeatureCollection" and 0.0 <= p["changed_fraction"] <= 1.0
+    cloudy = next(p.day for p in plans if p.cloudy).isoformat()
+    per_zone = dict(
+        con.execute(
+            "SELECT zone_id, count(*) FROM pixel_changes WHERE before_on=? OR after_on=? "
+            "GROUP BY zone_id",
+            (cloudy, cloudy),
+        ).fetchall()
+    )
+    # the cloudy date is skipped for the hall and kept (before and after) for the other zones
+    assert per_zone == {"rail-yard": 2, "parking": 2}
+
     [alert] = con.execute("SELECT * FROM alerts").fetchall()
     assert alert["as_of"] == first and alert["level"] == "likely"
     evidence = json.loads(alert["evidence"])
