@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test lint typecheck imports pytest bench bench-detect eval-detector eval-change train-detector clean
+.PHONY: venv demo test lint typecheck imports pytest bench bench-detect eval-detector eval-change bench-alerts train-detector clean
 
 venv: $(STAMP)
 
@@ -47,6 +47,10 @@ eval-detector: venv
 # Pixel-change quality on the shared LEVIR-CD, DSIFN and OSCD pairs; writes benchmarks/results/change.
 eval-change: venv
 	$(BIN)/python -W ignore::rasterio.errors.NotGeoreferencedWarning benchmarks/eval_change.py
+
+# Alerting benchmark on generated scenarios (20 campaign + 20 quiet); writes benchmarks/results/alerts.
+bench-alerts: venv
+	$(BIN)/python benchmarks/bench_alerts.py --n 20
 
 # Train the default detector from scratch on the CPU (resumes), export it into models/.
 train-detector: venv

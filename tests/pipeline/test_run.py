@@ -4,13 +4,16 @@ quiet series raise no alert; timeline and the alert review commands."""
 
 from __future__ import annotations
 
+import csv
 import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pyogrio
 import pytest
+from pyproj import CRS
 
 from tests.conftest import store_snapshot
 from tests.pipeline.series import campaign, prepare
@@ -100,6 +103,30 @@ def test_campaign_fires_the_right_indicators_in_the_right_zones(
     )
     lines = (home / "alerts.jsonl").read_text().splitlines()
     assert [json.loads(x)["alert"]["id"] for x in lines] == [alert["id"]]
+
+    # exports read back with OGR: CRS and counts
+    out = tmp_path / "exports"
+    r = cli("export", "factory", "--out", str(out), "--json")
+    assert r.code == 0, r.err
+    files = json.loads(r.out)
+    n_det = con.execute("SELECT count(*) FROM detections").fetchone()[0]
+    n_change = sum(len(json.loads(p["polygons"])["features"]) for p in pcs)
+    for stem, n in (("zones", 3), ("detections", n_det), ("changes", n_change)):
+        gpkg = pyogrio.read_info(files[f"{stem}.gpkg"])
+        assert CRS.from_user_input(gpkg["crs"]).to_epsg() == 32615 and gpkg["features"] == n
+        for ext in ("geojson", "kml"):
+            info = pyogrio.read_info(files[f"{stem}.{ext}"])
+            assert CRS.from_user_input(info["crs"]).to_epsg() == 4326 and info["features"] == n
+    with Path(files["timeseries.csv"]).open(newline="") as f:
+        table = list(csv.DictReader(f))
+    assert len(table) == con.execute("SELECT count(*) FROM observations").fetchone()[0]
+    assert {
+        row["count"] for row in table if row["date"] == cloudy and row["zone"] == "assembly"
+    } == {""}
+    blocked = tmp_path / "a-file"
+    blocked.write_text("x")
+    r = cli("export", "factory", "--out", str(blocked / "sub"))
+    assert r.code == 2 and "cannot write here" in r.err and len(r.err.strip().splitlines()) == 1
 
     # a second run does nothing at all
     before = store_snapshot(home)

@@ -20,6 +20,7 @@ from sitewatch.cli import chips as chips_cmds
 from sitewatch.cli import demo as demo_cmds
 from sitewatch.cli import detect as detect_cmds
 from sitewatch.cli import scenes as scene_cmds
+from sitewatch.cli import simulate as simulate_cmds
 from sitewatch.cli import sites as site_cmds
 from sitewatch.cli import watch as watch_cmds
 from sitewatch.cli.context import AppContext, app_context
@@ -44,7 +45,10 @@ app.command("eval-detector")(detect_cmds.eval_detector)
 app.command("train")(detect_cmds.train)
 app.add_typer(detect_cmds.models_app, name="models")
 app.command("run")(watch_cmds.run)
+app.command("simulate")(simulate_cmds.simulate)
 app.command("timeline")(watch_cmds.timeline)
+app.command("export")(watch_cmds.export)
+app.command("report")(watch_cmds.report)
 app.add_typer(watch_cmds.alerts_app, name="alerts")
 
 runs_app = typer.Typer(help="Recorded runs.", no_args_is_help=True)

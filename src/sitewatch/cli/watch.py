@@ -18,13 +18,15 @@ from sitewatch.config import Settings
 from sitewatch.core.analytics import AlertStatus, alert_to_dict
 from sitewatch.core.models import ObjectClass
 from sitewatch.core.ports import Store
-from sitewatch.detect.onnx import load_detector, load_spec
+from sitewatch.detect.onnx import OnnxDetector, load_detector, load_spec
 from sitewatch.detect.run import DetectOptions
 from sitewatch.errors import ConfigError, RuleError
 from sitewatch.indicators.rules import RulePack, parse_rule_pack
 from sitewatch.pipeline.alerting import DeliveryOptions, deliver_outbox
 from sitewatch.pipeline.analyze import AnalysisOptions
 from sitewatch.pipeline.chips import ChipOptions
+from sitewatch.pipeline.export import export_site
+from sitewatch.pipeline.report import build_report
 from sitewatch.pipeline.run import RunOptions, run_watch
 from sitewatch.types import utc_now
 
@@ -78,6 +80,30 @@ def build_sinks(settings: Settings) -> list[AlertSink]:
     return sinks
 
 
+def prepare_run(
+    settings: Settings, model: Path | None, threads: int = 0
+) -> tuple[OnnxDetector, RunOptions]:
+    """The detector and the run options the settings (and --model) ask for."""
+    path = resolve_model(model, settings.model)
+    spec = load_spec(path)
+    thresholds = {cls: spec.threshold(cls) for cls in ObjectClass}
+    detector = load_detector(path, threads, score_floor=min(thresholds.values()))
+    options = RunOptions(
+        chips=ChipOptions(
+            thresholds=settings.quality_thresholds(),
+            min_confidence=settings.coreg_min_confidence,
+            max_shift_px=settings.coreg_max_shift_px,
+        ),
+        detect=DetectOptions(thresholds=thresholds),
+        analysis=AnalysisOptions(thresholds=settings.quality_thresholds()),
+        delivery=DeliveryOptions(
+            max_attempts=settings.delivery_max_attempts,
+            base_delay_s=settings.delivery_base_delay_s,
+        ),
+    )
+    return detector, options
+
+
 def _store(ctx: typer.Context) -> Store:
     return app_context(ctx).store
 
@@ -96,22 +122,7 @@ def run(
     s = c.settings
     packs = load_rule_packs(rules or s.rules)
     sinks = build_sinks(s)
-    path = resolve_model(model, s.model)
-    spec = load_spec(path)
-    thresholds = {cls: spec.threshold(cls) for cls in ObjectClass}
-    detector = load_detector(path, threads, score_floor=min(thresholds.values()))
-    options = RunOptions(
-        chips=ChipOptions(
-            thresholds=s.quality_thresholds(),
-            min_confidence=s.coreg_min_confidence,
-            max_shift_px=s.coreg_max_shift_px,
-        ),
-        detect=DetectOptions(thresholds=thresholds),
-        analysis=AnalysisOptions(thresholds=s.quality_thresholds()),
-        delivery=DeliveryOptions(
-            max_attempts=s.delivery_max_attempts, base_delay_s=s.delivery_base_delay_s
-        ),
-    )
+    detector, options = prepare_run(s, model, threads)
     store = _store(ctx)
     with progress_bar("run") as progress:
         result = run_watch(store, detector, packs, sinks, s.home, options, progress)
@@ -330,3 +341,40 @@ def alerts_deliver(
     )
     if report.failed or report.retrying:
         raise typer.Exit(1)
+
+
+def export(
+    ctx: typer.Context,
+    site: str = typer.Argument(..., help="site id"),
+    out: Path | None = typer.Option(
+        None, "--out", help="folder (default $SITEWATCH_HOME/exports/SITE)"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """Export a site's zones, detections and change (GeoJSON, GeoPackage, KML) and its time series (CSV)."""
+    c = app_context(ctx)
+    folder = out or c.settings.home / "exports" / site
+    files = export_site(c.store, site, folder)
+    if as_json:
+        print_json({k: str(v) for k, v in files.items()})
+        return
+    for name, path in files.items():
+        console.print(f"{name:22s} {path}", highlight=False)
+
+
+def report(
+    ctx: typer.Context,
+    site: str = typer.Argument(..., help="site id"),
+    out: Path | None = typer.Option(None, "--out", help="folder (default $SITEWATCH_HOME/reports)"),
+    pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="also write the PDF (WeasyPrint)"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """Write a site's report: HTML (self-contained) and PDF."""
+    c = app_context(ctx)
+    html_path, pdf_path = build_report(c.store, site, out or c.settings.home / "reports", pdf)
+    if as_json:
+        print_json({"html": str(html_path), "pdf": str(pdf_path) if pdf_path else None})
+        return
+    console.print(
+        f"report {html_path}" + (f"\n       {pdf_path}" if pdf_path else ""), highlight=False
+    )

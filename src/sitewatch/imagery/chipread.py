@@ -59,3 +59,63 @@ def mask_polygons(
             for area, poly in feats[:max_polygons]
         ],
     }
+
+
+def read_raster(
+    path: Path, window: tuple[int, int, int, int] | None = None
+) -> tuple[npt.NDArray[Any], str, Affine]:
+    """Pixels of a georeferenced raster (or a (col, row, width, height) window of it), its CRS
+    as an EPSG/WKT string and the window's transform.
+
+    Raises:
+        ImageryReadError: unreadable, or without a CRS.
+    """
+    from rasterio.windows import Window
+    from rasterio.windows import transform as window_transform
+
+    try:
+        with rasterio.open(path) as ds:
+            if ds.crs is None:
+                raise ImageryReadError(f"{path}: no CRS; a georeferenced background is needed")
+            win = Window(*window) if window else Window(0, 0, ds.width, ds.height)
+            data = ds.read(window=win)
+            crs = ds.crs.to_string()
+            return data, crs, window_transform(win, ds.transform)
+    except RasterioError as exc:
+        raise ImageryReadError(f"{path}: cannot read ({exc})") from exc
+
+
+def write_geotiff(
+    path: Path,
+    data: npt.NDArray[Any],
+    crs: str,
+    transform: Affine,
+    tags: dict[str, str],
+) -> Path:
+    """Write a (band, row, col) array as a deflated GeoTIFF with tags, atomically.
+
+    Raises:
+        ImageryReadError: the file cannot be written.
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with rasterio.open(
+            tmp,
+            "w",
+            driver="GTiff",
+            width=data.shape[2],
+            height=data.shape[1],
+            count=data.shape[0],
+            dtype=str(data.dtype),
+            crs=crs,
+            transform=transform,
+            compress="deflate",
+            tiled=True,
+        ) as ds:
+            ds.write(data)
+            ds.update_tags(**tags)
+        tmp.replace(path)
+    except (RasterioError, OSError) as exc:
+        raise ImageryReadError(f"{path}: cannot write ({exc})") from exc
+    return path

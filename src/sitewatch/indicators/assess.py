@@ -251,6 +251,12 @@ def _rationale(
     return " ".join(parts)
 
 
+def applies(sig: Signature, pack: RulePack, site: Site) -> bool:
+    """Whether any indicator of a signature looks at a zone of this site."""
+    return any(_zones(pack.indicators[i], site) for i in (*sig.positive, *sig.negative))
+
+
 def assess_site(pack: RulePack, ev: SiteEvidence, dates: Sequence[date]) -> list[Assessment]:
-    """Every signature of a pack as of each date."""
-    return [assess_signature(s, pack, ev, d) for d in sorted(set(dates)) for s in pack.signatures]
+    """Every signature of a pack that applies to the site (has zones to look at), as of each date."""
+    sigs = [s for s in pack.signatures if applies(s, pack, ev.site)]
+    return [assess_signature(s, pack, ev, d) for d in sorted(set(dates)) for s in sigs]

@@ -110,3 +110,31 @@ def render_timeline(
     fig.autofmt_xdate()
     fig.tight_layout()
     return _save(fig, path)
+
+
+def render_overview(
+    path: Path,
+    image: npt.NDArray[np.uint8],
+    zones: Sequence[tuple[str, npt.NDArray[np.float64]]],
+    title: str,
+) -> Path:
+    """An RGB chip (3, rows, cols) with each zone's outline (pixel ring) and name."""
+    fig, ax = plt.subplots(figsize=(7, 7 * image.shape[1] / max(image.shape[2], 1)))
+    ax.imshow(np.moveaxis(image[:3], 0, -1), interpolation="nearest")
+    for i, (name, ring) in enumerate(zones):
+        colour = f"C{i % 10}"
+        ax.plot(ring[:, 0], ring[:, 1], color=colour, lw=1.6)
+        ax.text(
+            ring[:, 0].min() + 3,
+            ring[:, 1].min() + 3,
+            name,
+            color="white",
+            fontsize=8,
+            va="top",
+            bbox={"facecolor": colour, "alpha": 0.7, "pad": 1, "lw": 0},
+        )
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)

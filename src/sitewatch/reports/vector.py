@@ -107,3 +107,48 @@ def write_geopackage(
         tmp.unlink(missing_ok=True)
         raise InputError(f"{path}: cannot write GeoPackage ({exc})") from exc
     return path
+
+
+def write_kml(path: Path, polygons: npt.NDArray[Any], columns: Columns, layer: str) -> Path:
+    """A KML layer (Google Earth) of WGS84 polygons; `name` and `description` columns, if given,
+    become each placemark's name and description (the GDAL driver maps them)."""
+    _check_writable(path)
+    names = list(columns)
+    fields = [np.asarray([str(_plain(v)) for v in columns[n]], dtype=object) for n in names]
+    geometry = shapely.to_wkb(polygons) if len(polygons) else np.array([], dtype=object)
+    tmp = path.with_name(path.name + ".tmp.kml")
+    tmp.unlink(missing_ok=True)
+    try:
+        pyogrio.raw.write(
+            str(tmp),
+            geometry,
+            fields,
+            names,
+            layer=layer,
+            driver="KML",
+            geometry_type="Polygon",
+            crs="EPSG:4326",
+        )
+        tmp.replace(path)
+    except (OSError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"{path}: cannot write KML ({exc})") from exc
+    return path
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
+    """A CSV file (RFC 4180), written atomically."""
+    import csv
+
+    _check_writable(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with tmp.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(header)
+            w.writerows(rows)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"{path}: cannot write ({exc.strerror})") from exc
+    return path

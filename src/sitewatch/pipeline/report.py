@@ -1,0 +1,224 @@
+"""`sitewatch report SITE`: gathers a site's state from the store, draws its figures and writes
+the HTML and PDF report (reports/html.py).
+
+Which images: the overview is the latest chip with the most valid pixels, zones drawn; the
+evidence pairs are, per zone, the last two usable dates (or the before/after of the latest
+alert when there is one); one timeline per zone and class that has seen anything.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from sitewatch.core.models import Detection, DetectionSetRecord, ObjectClass, OrientedBox
+from sitewatch.core.ports import Store
+from sitewatch.geo.crs import WGS84, reproject_geometry
+from sitewatch.imagery.pixels import read_image
+from sitewatch.imagery.quality import zone_masks
+from sitewatch.pipeline.analyze import chip_sets
+from sitewatch.reports.evidence import render_chip_pair, render_overview, render_timeline
+from sitewatch.reports.html import AlertView, AssessmentView, ReportData, write_report
+
+
+def _window(mask: np.ndarray, margin: int) -> tuple[int, int, int, int]:
+    rows, cols = np.nonzero(mask)
+    h, w = mask.shape
+    return (
+        max(0, int(rows.min()) - margin),
+        max(0, int(cols.min()) - margin),
+        min(h, int(rows.max()) + 1 + margin),
+        min(w, int(cols.max()) + 1 + margin),
+    )
+
+
+def _window_detections(
+    store: Store, rec: DetectionSetRecord | None, win: tuple[int, int, int, int]
+) -> list[Detection]:
+    """A chip's detections inside a window, in grid pixels."""
+    if rec is None:
+        return []
+    scale = float(rec.params.get("read_scale", 1.0) or 1.0)
+    r0, c0, r1, c1 = win
+    out = []
+    for d in store.list_detections(rec.id):
+        box = OrientedBox(
+            d.box.cx / scale,
+            d.box.cy / scale,
+            d.box.length_px / scale,
+            d.box.width_px / scale,
+            d.box.angle_deg,
+        )
+        if c0 <= box.cx < c1 and r0 <= box.cy < r1:
+            out.append(Detection(d.object_class, d.score, box))
+    return out
+
+
+def build_report(
+    store: Store, site_id: str, out_dir: Path, pdf: bool = True
+) -> tuple[Path, Path | None]:
+    """Write `<out_dir>/<site>-report.html` (and `.pdf`); a site without scenes gets a report that
+    says so.
+
+    Raises:
+        NotFoundError: unknown site. InputError: a path that cannot be written.
+    """
+    site = store.get_site(site_id)
+    grid = store.get_grid(site_id)
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    data = ReportData(site.id, site.name or site.id, now, site.notes)
+    files = out_dir / f"{site_id}-report-files"
+    html_path = out_dir / f"{site_id}-report.html"
+    pdf_path = out_dir / f"{site_id}-report.pdf" if pdf else None
+    scenes = store.list_scenes(site_id)
+    chips = sorted(store.list_chips(site_id), key=lambda c: (c.acquired_on, c.key))
+    observations = store.list_observations(site_id)
+    if not scenes or not chips or not observations:
+        data.empty_reason = (
+            f"Nothing to report yet for site '{site_id}': "
+            f"{len(scenes)} scenes, {len(chips)} chips, {len(observations)} observations. "
+            "Ingest imagery (sitewatch ingest PATH) and run sitewatch run."
+        )
+        return write_report(data, html_path, pdf_path)
+
+    masks = zone_masks(site, grid)
+    usable_days: dict[str, list[str]] = {}
+    for o in observations:
+        if o.usable:
+            usable_days.setdefault(o.zone_id, [])
+            if o.chip_key not in usable_days[o.zone_id]:
+                usable_days[o.zone_id].append(o.chip_key)
+    by_key = {c.key: c for c in chips}
+
+    # overview: the latest chip with the most valid pixels
+    best = max(chips, key=lambda c: (round(c.valid_fraction, 2), c.acquired_on))
+    rings = []
+    for z in site.zones:
+        g = reproject_geometry(z.geometry, WGS84, grid.crs)
+        xy = np.asarray(g.exterior.coords) if hasattr(g, "exterior") else np.zeros((0, 2))
+        px = (xy[:, 0] - grid.west) / grid.gsd_m
+        py = (grid.north - xy[:, 1]) / grid.gsd_m
+        rings.append((z.name or z.id, np.stack([px, py], axis=1)))
+    data.overview = render_overview(
+        files / "overview.png",
+        read_image(Path(best.tif_path)),
+        rings,
+        f"{site.name or site.id}, {best.acquired_on}",
+    )
+
+    # assessments: the latest of each signature
+    latest = {}
+    for a in store.list_assessments(site_id):
+        latest[a.signature_id] = a
+    data.assessments = [
+        AssessmentView(
+            a.signature_name,
+            a.as_of.isoformat(),
+            a.likelihood.words,
+            a.confidence.value,
+            a.probability,
+            a.rationale,
+            a.alternatives,
+        )
+        for a in latest.values()
+    ]
+
+    # timelines per zone and class
+    scores = {(s.zone_id, s.object_class, s.observed_on): s for s in store.list_scores(site_id)}
+    alerts = store.list_alerts(site_id)
+    marks = sorted({a.as_of for a in alerts})
+    for z in site.zones:
+        for cls in z.classes or tuple(ObjectClass):
+            series = sorted(
+                (o for o in observations if o.zone_id == z.id and o.object_class == cls),
+                key=lambda o: o.observed_on,
+            )
+            if not any(o.count for o in series):
+                continue
+            sc = [scores.get((z.id, cls, o.observed_on)) for o in series]
+            title = f"{z.name or z.id}: {cls.value.replace('_', ' ')}"
+            p = render_timeline(
+                files / f"timeline-{z.id}-{cls.value}.png",
+                title,
+                [o.observed_on for o in series],
+                [o.count for o in series],
+                [s.band_low if s else None for s in sc],
+                [s.band_high if s else None for s in sc],
+                marks,
+            )
+            data.timelines.append((title, p))
+
+    # evidence: before/after per zone (the latest alert's, else the last two usable dates)
+    all_sets = store.list_detection_sets(site_id=site_id)
+    sets = chip_sets(chips, all_sets, all_sets[-1].model_sha256) if all_sets else {}
+    focus = alerts[0].as_of if alerts else None
+    for z in site.zones:
+        keys = usable_days.get(z.id, [])
+        if focus is not None:
+            keys = [k for k in keys if by_key[k].acquired_on <= focus]
+        if len(keys) < 2 or not masks[z.id].any():
+            continue
+        a_key, b_key = keys[-2], keys[-1]
+        win = _window(masks[z.id], 20)
+        before, after = by_key[a_key], by_key[b_key]
+        title = f"{z.name or z.id}: {before.acquired_on} and {after.acquired_on}"
+        p = render_chip_pair(
+            files / f"evidence-{z.id}.png",
+            read_image(Path(before.tif_path)),
+            read_image(Path(after.tif_path)),
+            _window_detections(store, sets.get(a_key), win),
+            _window_detections(store, sets.get(b_key), win),
+            win,
+            (str(before.acquired_on), str(after.acquired_on)),
+        )
+        data.evidence.append((title, p))
+
+    data.alerts = [
+        AlertView(
+            a.id,
+            a.as_of.isoformat(),
+            a.title,
+            a.status.value,
+            [
+                f"{s} by {r} on {at:%Y-%m-%d}" + (f": {n}" if n else "")
+                for s, r, n, at in store.list_reviews(a.id)
+            ],
+        )
+        for a in alerts
+    ]
+    models = sorted(
+        {(r.model_id, r.model_sha256) for r in store.list_detection_sets(site_id=site_id)}
+    )
+    packs = sorted({a.rule_pack for a in store.list_assessments(site_id)})
+    params = all_sets[-1] if all_sets else None
+    data.provenance = [
+        ("site grid", f"{grid.crs}, {grid.gsd_m} m, {grid.width} x {grid.height} px"),
+        ("models", "; ".join(f"{m} sha256 {h}" for m, h in models) or "none"),
+        ("rule packs", ", ".join(packs) or "none"),
+        ("detection parameters", str(dict(params.params)) if params else "-"),
+        ("chips", f"{len(chips)} ({chips[0].acquired_on} to {chips[-1].acquired_on})"),
+        (
+            "generated imagery",
+            "yes"
+            if any(
+                s.metadata.get("SITEWATCH_GENERATED") == "yes"
+                or (s.sensor and s.sensor.startswith("SimSat"))
+                for s in scenes
+            )
+            else "no",
+        ),
+    ]
+    data.scenes = [
+        [
+            s.id,
+            s.acquired_at.strftime("%Y-%m-%d"),
+            s.sensor or "-",
+            f"{s.gsd_m:.2f}",
+            s.crs_label,
+            Path(s.path).name,
+        ]
+        for s in scenes
+    ]
+    return write_report(data, html_path, pdf_path)
