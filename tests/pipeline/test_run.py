@@ -196,3 +196,26 @@ def test_bad_rule_pack_exits_2_naming_the_problem(
     p.write_text(text)
     r = cli("run", "--rules", str(p))
     assert r.code == 2 and match in r.err
+
+
+def test_reimported_zones_keep_quality_and_changed_zones_are_judged_again(
+    cli: Callable[..., Any], tmp_path: Path, home: Path
+) -> None:
+    plans = campaign(n=6, event_at=99)
+    model = prepare(cli, tmp_path, plans)
+    assert cli("run", "--model", str(model)).code == 0
+    wl = tmp_path / "factory.geojson"
+    assert cli("sites", "import", str(wl)).code == 0
+    assert json.loads(cli("run", "--model", str(model), "--json").out)["nothing_new"]
+    doc = json.loads(wl.read_text())
+    ring = doc["features"][1]["geometry"]["coordinates"][0]
+    doc["features"][1]["geometry"]["coordinates"][0] = [[x + 0.00001, y] for x, y in ring]
+    wl.write_text(json.dumps(doc))
+    assert cli("sites", "import", str(wl)).code == 0
+    out = json.loads(cli("run", "--model", str(model), "--json").out)
+    assert out["chips_made"] == len(plans) and out["sites_analysed"] == ["factory"]
+    con = _db(home)
+    assert (
+        con.execute("SELECT count(*) FROM observations WHERE reason LIKE 'no scene%'").fetchone()[0]
+        == 0
+    )

@@ -21,6 +21,7 @@ from sitewatch.errors import InputError
 from sitewatch.pipeline.chips import make_chips
 from sitewatch.pipeline.export import export_site
 from sitewatch.pipeline.ingest import IngestOutcome, ingest_paths
+from sitewatch.pipeline.report import build_report
 from sitewatch.pipeline.run import run_watch
 from sitewatch.pipeline.sites import import_sites
 from sitewatch.simulate.scenario import ScenarioOptions
@@ -126,10 +127,14 @@ def demo(
         console.print(f"   {al.id[:12]} {al.title}", highlight=False)
         console.print(f"     evidence: {al.evidence.get('folder', '')}", highlight=False)
     files = export_site(store, "facility", s.home / "exports" / "facility")
+    html_path, pdf_path = build_report(store, "facility", s.home / "reports")
     db = s.home / "sitewatch.db"
     console.print(f"[bold]results[/]: store {db.resolve()}, chips {out.resolve()}")
     console.print(f"   alerts {(s.alerts_jsonl or s.home / 'alerts.jsonl').resolve()}")
     console.print(f"   exports {files['zones.gpkg'].parent.resolve()}")
+    console.print(f"   report  {html_path.resolve()}")
+    if pdf_path is not None:
+        console.print(f"           {pdf_path.resolve()}")
     console.print(
         "next: sitewatch --home " + str(s.home) + " timeline facility | alerts list | "
         "alerts show ID | export SITE"

@@ -95,6 +95,8 @@ def chip_sets(
 
 
 def fingerprint(
+    site: Site,
+    grid: SiteGrid,
     chips: Sequence[ChipRecord],
     sets: dict[str, DetectionSetRecord],
     quality: Sequence[Any],
@@ -104,6 +106,10 @@ def fingerprint(
 ) -> str:
     """sha256 of everything a site's analysis is computed from."""
     doc = {
+        "zones": [
+            (z.id, z.kind.value, z.geometry.wkt, [c.value for c in z.classes]) for z in site.zones
+        ],
+        "grid": [grid.crs, grid.gsd_m, grid.west, grid.north, grid.width, grid.height],
         "chips": [(c.key, list(c.scene_ids), c.valid_fraction, list(c.shift_px)) for c in chips],
         "sets": sorted((k, s.id) for k, s in sets.items()),
         "quality": sorted((q.scene_id, q.zone_id, q.usable, q.reason) for q in quality),
@@ -176,7 +182,7 @@ def analyze_site(
     chips = sorted(store.list_chips(site_id), key=lambda c: (c.acquired_on, c.key))
     sets = chip_sets(chips, store.list_detection_sets(site_id=site_id), model_sha256)
     quality = store.list_quality(site_id)
-    fp = fingerprint(chips, sets, quality, packs, options, [s.name for s in sinks])
+    fp = fingerprint(site, grid, chips, sets, quality, packs, options, [s.name for s in sinks])
     result = SiteAnalysis(site_id)
     if store.get_fingerprint(site_id) == fp:
         result.skipped = True

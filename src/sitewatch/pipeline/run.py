@@ -127,7 +127,20 @@ def _run_site(
     if not scenes:
         return
     have = {c.acquired_on for c in store.list_chips(site_id)}
-    for day in sorted({s.acquired_on for s in scenes} - have):
+    # a chip whose scenes reach a zone but have no quality row (the zones were re-imported
+    # and changed) is made again
+    judged = {q.scene_id for q in store.list_quality(site_id)}
+    reaching = {
+        c.scene_id
+        for c in store.list_coverage(site_id=site_id)
+        if c.zone_id and c.covered_fraction > 0
+    }
+    stale = {
+        c.acquired_on
+        for c in store.list_chips(site_id)
+        if any(s in reaching and s not in judged for s in c.scene_ids)
+    }
+    for day in sorted(({s.acquired_on for s in scenes} - have) | stale):
         made = make_chips(store, site_id, out_dir / "chips", on=day, options=options.chips)
         result.chips_made += len(made.chips)
     site = store.get_site(site_id)

@@ -19,7 +19,17 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from shapely.geometry import mapping, shape
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -114,14 +124,25 @@ class SqliteStore(AnalyticsStoreMixin):
     def upsert_sites(self, sites: Sequence[tuple[Site, SiteGrid]]) -> None:
         """Insert or update sites, replacing their zones, all in one transaction.
 
-        Scenes, coverage and chips of a site survive an update; its zone quality does not
-        (zones may have changed) and is computed again with the next chips.
+        Scenes, coverage and chips of a site survive an update; its zone quality survives only
+        when the zones are unchanged (same ids, kinds and geometries), else it is computed again
+        with the next chips (`sitewatch run` remakes the chips whose quality is missing).
         """
         now = utc_now()
         with self._tx() as conn:
             for site, grid in sites:
-                conn.execute(delete(t.zone_quality).where(t.zone_quality.c.site_id == site.id))
-                conn.execute(delete(t.zones).where(t.zones.c.site_id == site.id))
+                old = {
+                    (r["id"], r["kind"], r["geometry"])
+                    for r in conn.execute(
+                        select(t.zones).where(t.zones.c.site_id == site.id)
+                    ).mappings()
+                }
+                new = {(z.id, z.kind.value, _geojson(z.geometry)) for z in site.zones}
+                same_zones = old == new
+                if not same_zones:
+                    # zone quality rows go with their zones (foreign key, cascade)
+                    conn.execute(delete(t.zone_quality).where(t.zone_quality.c.site_id == site.id))
+                    conn.execute(delete(t.zones).where(t.zones.c.site_id == site.id))
                 values: dict[str, Any] = dict(
                     name=site.name,
                     geometry=_geojson(site.geometry),
@@ -139,18 +160,22 @@ class SqliteStore(AnalyticsStoreMixin):
                 stmt = sqlite_insert(t.sites).values(id=site.id, **values)
                 conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
                 for pos, z in enumerate(site.zones):
-                    conn.execute(
-                        insert(t.zones).values(
-                            site_id=site.id,
-                            id=z.id,
-                            position=pos,
-                            kind=z.kind.value,
-                            name=z.name,
-                            geometry=_geojson(z.geometry),
-                            classes=[c.value for c in z.classes],
-                            attributes=dict(z.attributes),
-                        )
+                    row = dict(
+                        position=pos,
+                        kind=z.kind.value,
+                        name=z.name,
+                        geometry=_geojson(z.geometry),
+                        classes=[c.value for c in z.classes],
+                        attributes=dict(z.attributes),
                     )
+                    if same_zones:  # keep the rows (and their quality); refresh the rest
+                        conn.execute(
+                            update(t.zones)
+                            .where(t.zones.c.site_id == site.id, t.zones.c.id == z.id)
+                            .values(**row)
+                        )
+                    else:
+                        conn.execute(insert(t.zones).values(site_id=site.id, id=z.id, **row))
 
     def _sites(self, conn: Connection, site_id: str | None) -> list[Site]:
         q = select(t.sites).order_by(t.sites.c.id)
