@@ -105,3 +105,27 @@ def test_jsonl_sink_skips_a_delivery_it_already_wrote(tmp_path: Path) -> None:
     sink.deliver({"delivery_id": "d1", "alert": {"id": "a"}})
     sink.deliver({"delivery_id": "d2", "alert": {"id": "b"}})
     assert len((tmp_path / "alerts.jsonl").read_text().splitlines()) == 2
+
+
+def test_a_delivery_that_gave_up_can_be_retried(
+    cli: Callable[..., Any],
+    tmp_path: Path,
+    receiver: tuple[Receiver, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rec, url = receiver
+    rec.fail_first = 1000  # down for good
+    model = prepare(cli, tmp_path, campaign())
+    monkeypatch.setenv("SITEWATCH_WEBHOOK_URL", url)
+    monkeypatch.setenv("SITEWATCH_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("SITEWATCH_DELIVERY_BASE_DELAY_S", "0.01")
+    monkeypatch.setenv("SITEWATCH_DELIVERY_MAX_ATTEMPTS", "3")
+    assert cli("run", "--model", str(model)).code == 0
+    r = cli("alerts", "deliver", "--wait", "5")
+    assert r.code == 1 and "failed 1" in r.out
+    assert len(rec.requests) == 3  # gave up after max attempts, nothing lost
+    rec.fail_first = 0
+    assert cli("alerts", "deliver").code == 0  # failed items stay failed ...
+    assert len(rec.requests) == 3
+    r = cli("alerts", "deliver", "--retry-failed")  # ... until asked again
+    assert r.code == 0 and "delivered 1" in r.out

@@ -325,9 +325,16 @@ def alerts_dismiss(
 def alerts_deliver(
     ctx: typer.Context,
     wait: float = typer.Option(0.0, "--wait", help="keep retrying for up to this many seconds"),
+    retry_failed: bool = typer.Option(
+        False, "--retry-failed", help="put deliveries that gave up back in the queue first"
+    ),
 ) -> None:
     """Deliver pending alerts to the configured sinks now (the outbox)."""
     s = app_context(ctx).settings
+    if retry_failed:
+        store = _store(ctx)
+        for item in store.list_outbox("failed"):
+            store.update_outbox(item.id, "pending", 0, None, item.last_error)
     report = deliver_outbox(
         _store(ctx),
         build_sinks(s),
