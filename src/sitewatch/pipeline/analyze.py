@@ -120,7 +120,8 @@ def fingerprint(
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _grid_detections(store: Store, rec: DetectionSetRecord) -> list[Detection]:
+def grid_detections(store: Store, rec: DetectionSetRecord) -> list[Detection]:
+    """A stored chip detection set in grid pixels (its coordinates divided by its read scale)."""
     scale = float(rec.params.get("read_scale", 1.0) or 1.0)
     dets = store.list_detections(rec.id)
     if scale == 1.0:
@@ -150,7 +151,8 @@ def _lonlat(grid: SiteGrid, xy: npt.NDArray[np.float64]) -> list[tuple[float, fl
     return [(round(float(a), 7), round(float(b), 7)) for a, b in zip(lon, lat, strict=True)]
 
 
-def _window(mask: npt.NDArray[np.bool_], margin: int) -> tuple[int, int, int, int]:
+def zone_window(mask: npt.NDArray[np.bool_], margin: int) -> tuple[int, int, int, int]:
+    """(row0, col0, row1, col1) around a mask's True pixels, `margin` wider, inside the grid."""
     rows, cols = np.nonzero(mask)
     h, w = mask.shape
     return (
@@ -195,7 +197,7 @@ def analyze_site(
     dets_by_key: dict[str, list[Detection]] = {}
     for chip in chips:
         _, valid = read_chip(Path(chip.tif_path))
-        found = _grid_detections(store, sets[chip.key]) if chip.key in sets else None
+        found = grid_detections(store, sets[chip.key]) if chip.key in sets else None
         dets_by_key[chip.key] = found or []
         day = DayImage(
             chip.key, chip.acquired_on, chip.scene_ids, valid, found, no_detections_reason
@@ -345,7 +347,7 @@ def _pixel_change(
             cache[c.key] = read_chip(Path(c.tif_path))
     da, va = cache[a.key]
     db, vb = cache[b.key]
-    r0, c0, r1, c1 = _window(mask, 0)
+    r0, c0, r1, c1 = zone_window(mask, 0)
     nb = min(da.shape[0], db.shape[0])
     bands = list(range(min(nb, 3)))
     opts = options.pixel
@@ -413,15 +415,15 @@ def _alert_evidence(
         before_key = usable_days[-1].chip_key if usable_days else None
         before = next((c for c in chips if c.key == before_key), None)
         if after is not None and before is not None and masks[zone.id].any():
-            win = _window(masks[zone.id], 20)
+            win = zone_window(masks[zone.id], 20)
             img_a = read_image(Path(before.tif_path))
             img_b = read_image(Path(after.tif_path))
             p = render_chip_pair(
                 folder / f"{zone.id}-before-after.png",
                 img_a,
                 img_b,
-                _in_window(dets_by_key[before.key], win),
-                _in_window(dets_by_key[after.key], win),
+                in_window(dets_by_key[before.key], win),
+                in_window(dets_by_key[after.key], win),
                 win,
                 (f"{zone.name or zone.id}: {before.acquired_on}", f"{after.acquired_on}"),
             )
@@ -448,6 +450,7 @@ def _alert_evidence(
     return ev
 
 
-def _in_window(dets: Sequence[Detection], win: tuple[int, int, int, int]) -> list[Detection]:
+def in_window(dets: Sequence[Detection], win: tuple[int, int, int, int]) -> list[Detection]:
+    """The detections whose centres lie in a (row0, col0, row1, col1) window."""
     r0, c0, r1, c1 = win
     return [d for d in dets if c0 <= d.box.cx < c1 and r0 <= d.box.cy < r1]

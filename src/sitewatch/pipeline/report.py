@@ -13,47 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from sitewatch.core.models import Detection, DetectionSetRecord, ObjectClass, OrientedBox
+from sitewatch.core.models import ObjectClass
 from sitewatch.core.ports import Store
 from sitewatch.geo.crs import WGS84, reproject_geometry
 from sitewatch.imagery.pixels import read_image
 from sitewatch.imagery.quality import zone_masks
-from sitewatch.pipeline.analyze import chip_sets
+from sitewatch.pipeline.analyze import chip_sets, grid_detections, in_window, zone_window
 from sitewatch.reports.evidence import render_chip_pair, render_overview, render_timeline
 from sitewatch.reports.html import AlertView, AssessmentView, ReportData, write_report
-
-
-def _window(mask: np.ndarray, margin: int) -> tuple[int, int, int, int]:
-    rows, cols = np.nonzero(mask)
-    h, w = mask.shape
-    return (
-        max(0, int(rows.min()) - margin),
-        max(0, int(cols.min()) - margin),
-        min(h, int(rows.max()) + 1 + margin),
-        min(w, int(cols.max()) + 1 + margin),
-    )
-
-
-def _window_detections(
-    store: Store, rec: DetectionSetRecord | None, win: tuple[int, int, int, int]
-) -> list[Detection]:
-    """A chip's detections inside a window, in grid pixels."""
-    if rec is None:
-        return []
-    scale = float(rec.params.get("read_scale", 1.0) or 1.0)
-    r0, c0, r1, c1 = win
-    out = []
-    for d in store.list_detections(rec.id):
-        box = OrientedBox(
-            d.box.cx / scale,
-            d.box.cy / scale,
-            d.box.length_px / scale,
-            d.box.width_px / scale,
-            d.box.angle_deg,
-        )
-        if c0 <= box.cx < c1 and r0 <= box.cy < r1:
-            out.append(Detection(d.object_class, d.score, box))
-    return out
 
 
 def build_report(
@@ -161,15 +128,15 @@ def build_report(
         if len(keys) < 2 or not masks[z.id].any():
             continue
         a_key, b_key = keys[-2], keys[-1]
-        win = _window(masks[z.id], 20)
+        win = zone_window(masks[z.id], 20)
         before, after = by_key[a_key], by_key[b_key]
         title = f"{z.name or z.id}: {before.acquired_on} and {after.acquired_on}"
         p = render_chip_pair(
             files / f"evidence-{z.id}.png",
             read_image(Path(before.tif_path)),
             read_image(Path(after.tif_path)),
-            _window_detections(store, sets.get(a_key), win),
-            _window_detections(store, sets.get(b_key), win),
+            in_window(grid_detections(store, sets[a_key]), win) if a_key in sets else [],
+            in_window(grid_detections(store, sets[b_key]), win) if b_key in sets else [],
             win,
             (str(before.acquired_on), str(after.acquired_on)),
         )
