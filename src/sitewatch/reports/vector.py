@@ -88,8 +88,21 @@ def write_geopackage(
         else np.asarray(columns[n], dtype=object)
         for n in names
     ]
+    return _ogr_write(path, polygons, fields, names, layer, "GPKG", crs_wkt)
+
+
+def _ogr_write(
+    path: Path,
+    polygons: npt.NDArray[Any],
+    fields: list[npt.NDArray[Any]],
+    names: list[str],
+    layer: str,
+    driver: str,
+    crs: str,
+) -> Path:
+    """One polygon layer through OGR, to a temporary name moved into place."""
     geometry = shapely.to_wkb(polygons) if len(polygons) else np.array([], dtype=object)
-    tmp = path.with_name(path.name + ".tmp.gpkg")
+    tmp = path.with_name(f"{path.name}.tmp{path.suffix}")
     tmp.unlink(missing_ok=True)
     try:
         pyogrio.raw.write(
@@ -98,14 +111,14 @@ def write_geopackage(
             fields,
             names,
             layer=layer,
-            driver="GPKG",
+            driver=driver,
             geometry_type="Polygon",
-            crs=crs_wkt,
+            crs=crs,
         )
         tmp.replace(path)
     except (OSError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         tmp.unlink(missing_ok=True)
-        raise InputError(f"{path}: cannot write GeoPackage ({exc})") from exc
+        raise InputError(f"{path}: cannot write {driver} ({exc})") from exc
     return path
 
 
@@ -115,25 +128,7 @@ def write_kml(path: Path, polygons: npt.NDArray[Any], columns: Columns, layer: s
     _check_writable(path)
     names = list(columns)
     fields = [np.asarray([str(_plain(v)) for v in columns[n]], dtype=object) for n in names]
-    geometry = shapely.to_wkb(polygons) if len(polygons) else np.array([], dtype=object)
-    tmp = path.with_name(path.name + ".tmp.kml")
-    tmp.unlink(missing_ok=True)
-    try:
-        pyogrio.raw.write(
-            str(tmp),
-            geometry,
-            fields,
-            names,
-            layer=layer,
-            driver="KML",
-            geometry_type="Polygon",
-            crs="EPSG:4326",
-        )
-        tmp.replace(path)
-    except (OSError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        tmp.unlink(missing_ok=True)
-        raise InputError(f"{path}: cannot write KML ({exc})") from exc
-    return path
+    return _ogr_write(path, polygons, fields, names, layer, "KML", "EPSG:4326")
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
