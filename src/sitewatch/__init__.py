@@ -3,6 +3,17 @@
 The public API is what `__all__` lists; everything else is internal.
 """
 
+from sitewatch.core.analytics import (
+    Alert,
+    AlertStatus,
+    Assessment,
+    Confidence,
+    Likelihood,
+    ObjectChange,
+    Observation,
+    PixelChange,
+    Score,
+)
 from sitewatch.core.models import (
     Chip,
     ChipRecord,
@@ -20,6 +31,7 @@ from sitewatch.core.models import (
 )
 from sitewatch.errors import (
     ConfigError,
+    DeliveryError,
     GeometryError,
     ImageryReadError,
     InputError,
@@ -38,25 +50,35 @@ from sitewatch.types import Bounds
 __version__ = "0.1.0"
 
 __all__ = [
+    "Alert",
+    "AlertStatus",
+    "Assessment",
     "Bounds",
     "Chip",
     "ChipRecord",
+    "Confidence",
     "ConfigError",
     "Coregistration",
     "Coverage",
+    "DeliveryError",
     "GeometryError",
     "ImageryReadError",
     "InputError",
+    "Likelihood",
     "MissingDependencyError",
     "ModelError",
     "NoOverlapError",
     "NotFoundError",
     "NotGeoreferencedError",
+    "ObjectChange",
     "ObjectClass",
+    "Observation",
+    "PixelChange",
     "QualityThresholds",
     "RuleError",
     "RunReport",
     "Scene",
+    "Score",
     "Site",
     "SiteGrid",
     "SitewatchError",
