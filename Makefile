@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test lint typecheck imports pytest bench bench-detect eval-detector eval-change bench-alerts train-detector clean
+.PHONY: venv demo test lint typecheck imports pytest bench bench-detect eval-detector calibrate-detector eval-change bench-alerts train-detector clean
 
 venv: $(STAMP)
 
@@ -43,6 +43,10 @@ bench-detect: venv
 # Detector quality on the held-out split (needs ../shared/data); writes benchmarks/results/detector.
 eval-detector: venv
 	$(BIN)/sitewatch eval-detector --config configs/train-det.yaml
+
+# Score calibration of the default model on its training split (needs ../shared/data).
+calibrate-detector: venv
+	$(BIN)/sitewatch calibrate-detector --config configs/train-det.yaml --also models/sitewatch-det-0.1.0-int8.onnx
 
 # Pixel-change quality on the shared LEVIR-CD, DSIFN and OSCD pairs; writes benchmarks/results/change.
 eval-change: venv

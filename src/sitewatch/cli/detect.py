@@ -169,7 +169,10 @@ def eval_detector(
     out.mkdir(parents=True, exist_ok=True)
     plot_pr_curves(reports, out / "pr_curves.png")
     clean = {
-        k: {cls: {m: v for m, v in r.items() if m != "curve"} for cls, r in rep.items()}
+        k: {
+            cls: {m: v for m, v in r.items() if m not in ("curve", "scored")}
+            for cls, r in rep.items()
+        }
         for k, rep in reports.items()
     }
     summary = {
@@ -267,3 +270,35 @@ def models_show(
             "thresholds": {k.value: v for k, v in spec.thresholds.items()},
         }
     )
+
+
+def calibrate_detector(
+    ctx: typer.Context,
+    model: Path | None = MODEL_OPT,
+    config: Path = typer.Option(
+        Path("configs/train-det.yaml"), "--config", help="training configuration (its split)"
+    ),
+    also: list[Path] = typer.Option(
+        [], "--also", help="other files of the same model (its int8 twin) to give the calibration"
+    ),
+) -> None:
+    """Fit the score calibration of a model on its training split and store it beside the model."""
+    from sitewatch.detect.calibration import write_calibration
+    from sitewatch.train.config import load_train_config
+    from sitewatch.train.data import load_split
+    from sitewatch.train.release import (
+        CALIBRATION_NOTE,
+        calibrate_scores,
+        training_split_reports,
+    )
+
+    c = app_context(ctx)
+    path = resolve_model(model, c.settings.model)
+    split = load_split(load_train_config(config))
+    knots = calibrate_scores(training_split_reports(path, split))
+    for m in (path, *also):
+        written = write_calibration(m, knots, f"{CALIBRATION_NOTE} (scores of {path.name})")
+        console.print(f"wrote {written}", highlight=False)
+    for cls, k in knots.items():
+        text = ", ".join(f"{s:.2f}->{p:.2f}" for s, p in k[:: max(1, len(k) // 6)])
+        console.print(f"  {cls.value}: {text}", highlight=False)

@@ -298,6 +298,8 @@ class ModelInfo:
     gsd_min_m: float
     gsd_max_m: float
     thresholds: Mapping[ObjectClass, float] = field(default_factory=dict)
+    # per class (score, probability) knots mapping raw scores to calibrated probabilities
+    calibration: Mapping[ObjectClass, tuple[tuple[float, float], ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ the declared layout (a dry run on a blank tile settles symbolic dimensions), and
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sitewatch.core.models import Detection
+from sitewatch.detect.calibration import read_calibration
 from sitewatch.detect.decode import decode_sitewatch, decode_yolo
 from sitewatch.detect.merge import suppress_duplicates
 from sitewatch.detect.spec import METADATA_KEY, ModelSpec, spec_from_metadata, spec_from_yaml
@@ -41,7 +43,13 @@ def file_sha256(path: Path) -> str:
 
 
 def load_spec(path: Path) -> ModelSpec:
-    """The spec of a model file (.onnx with sitewatch metadata) or of a registration (.yaml)."""
+    """The spec of a model file (.onnx with sitewatch metadata) or of a registration (.yaml),
+    with the score calibration stored beside the model file, if any."""
+    spec = _load_spec(path)
+    return replace(spec, calibration=read_calibration(spec.path))
+
+
+def _load_spec(path: Path) -> ModelSpec:
     if path.suffix.lower() in (".yaml", ".yml"):
         return spec_from_yaml(path)
     ort = _ort()

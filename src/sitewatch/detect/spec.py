@@ -48,6 +48,7 @@ class ModelSpec:
     gsd_max_m: float
     thresholds: Mapping[ObjectClass, float] = field(default_factory=dict)
     stride: int = 2
+    calibration: Mapping[ObjectClass, tuple[tuple[float, float], ...]] = field(default_factory=dict)
 
     def threshold(self, cls: ObjectClass) -> float:
         """Operating threshold of a class."""
@@ -64,6 +65,7 @@ class ModelSpec:
             self.gsd_min_m,
             self.gsd_max_m,
             dict(self.thresholds),
+            dict(self.calibration),
         )
 
     def to_metadata(self) -> str:

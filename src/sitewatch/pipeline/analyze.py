@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ from sitewatch.core.models import (
     SiteGrid,
 )
 from sitewatch.core.ports import Store
+from sitewatch.detect.calibration import Knots, calibrate
 from sitewatch.geo.crs import WGS84, transform_points
 from sitewatch.imagery.chipread import mask_polygons, read_chip
 from sitewatch.imagery.pixels import read_image
@@ -103,6 +104,7 @@ def fingerprint(
     packs: Sequence[RulePack],
     options: AnalysisOptions,
     sinks: Sequence[str],
+    calibration: Mapping[ObjectClass, Knots] | None = None,
 ) -> str:
     """sha256 of everything a site's analysis is computed from."""
     doc = {
@@ -116,6 +118,7 @@ def fingerprint(
         "packs": [(p.ref, repr(p)) for p in packs],
         "options": json.dumps(asdict(options), sort_keys=True, default=str),
         "sinks": sorted(sinks),
+        "calibration": sorted((c.value, list(k)) for c, k in (calibration or {}).items()),
     }
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -173,6 +176,7 @@ def analyze_site(
     options: AnalysisOptions,
     model_id: str = "",
     no_detections_reason: str = "",
+    calibration: Mapping[ObjectClass, Knots] | None = None,
 ) -> SiteAnalysis:
     """Analyse one site (nothing happens when its inputs have not changed since the last time).
 
@@ -184,13 +188,19 @@ def analyze_site(
     chips = sorted(store.list_chips(site_id), key=lambda c: (c.acquired_on, c.key))
     sets = chip_sets(chips, store.list_detection_sets(site_id=site_id), model_sha256)
     quality = store.list_quality(site_id)
-    fp = fingerprint(site, grid, chips, sets, quality, packs, options, [s.name for s in sinks])
+    fp = fingerprint(
+        site, grid, chips, sets, quality, packs, options, [s.name for s in sinks], calibration
+    )
     result = SiteAnalysis(site_id)
     if store.get_fingerprint(site_id) == fp:
         result.skipped = True
         return result
     masks = zone_masks(site, grid)
     gsd = grid.gsd_m
+    table = dict(calibration or {})
+
+    def probability(cls: ObjectClass, score: float) -> float:
+        return calibrate(score, table.get(cls, ()))
 
     # observations, one chip at a time (only the valid mask and detections are kept)
     observations: list[Observation] = []
@@ -202,7 +212,9 @@ def analyze_site(
         day = DayImage(
             chip.key, chip.acquired_on, chip.scene_ids, valid, found, no_detections_reason
         )
-        observations += observe_zones(site, day, masks, quality, gsd, options.thresholds)
+        observations += observe_zones(
+            site, day, masks, quality, gsd, options.thresholds, probability
+        )
 
     usable_keys: dict[str, list[ChipRecord]] = {}
     usable = {(o.zone_id, o.chip_key) for o in observations if o.usable}

@@ -169,6 +169,7 @@ def _run_site(
         options.analysis,
         detector.info.model_id,
         skip_reason,
+        detector.info.calibration,
     )
     if not analysis.skipped:
         result.sites_analysed.append(site_id)

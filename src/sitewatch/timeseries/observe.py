@@ -6,7 +6,8 @@ The rule for a day with several scenes (they are mosaicked into one chip, see pi
   the zone and no scene of that day that reaches the zone failed the cloud or haze test (a cloud
   in any of them may hide objects in the mosaic). Otherwise the reason is the first failure.
 * counts come from the detections on the day's chip whose centre lies on a valid pixel inside
-  the zone; `expected_count` is the sum of their scores.
+  the zone; `expected_count` is the sum of their calibrated scores (`probability`, built from
+  the model's calibration by the pipeline; the raw scores when there is none).
 An unusable zone gives an observation with count None: a missing observation, never a zero.
 A chip without detections (its GSD is outside the model's range) gives usable observations with
 count None and the reason: the image can still show pixel change.
@@ -14,7 +15,7 @@ count None and the reason: the image can still show pixel change.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -66,6 +67,7 @@ def observe_zones(
     quality: Sequence[ZoneQuality],
     gsd_m: float,
     thresholds: QualityThresholds,
+    probability: Callable[[ObjectClass, float], float] | None = None,
 ) -> list[Observation]:
     """One observation per zone and class of the site for one day's chip."""
     rows, cols = day.valid.shape
@@ -95,7 +97,8 @@ def observe_zones(
                     if hit and d.object_class == cls
                 ]
                 count = len(sel)
-                expected = round(sum(d.score for d in sel), 4)
+                to_p = probability or (lambda _c, score: score)
+                expected = round(sum(to_p(d.object_class, d.score) for d in sel), 4)
             out.append(
                 Observation(
                     site_id=site.id,

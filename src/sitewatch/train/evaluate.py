@@ -215,6 +215,7 @@ def evaluate(
             ap, recall, precision = _ap(tp, n_gt)
             aps.append(ap)
             if thr == 0.5:
+                tp_50 = tp
                 curve = (recall, precision)
                 scores = np.array([p[1].score for p in preds])
                 at_op = scores >= operating.get(cls, 0.3)
@@ -239,6 +240,7 @@ def evaluate(
             else None,
             "best_f1_threshold": best_f1_threshold,
             "curve": curve,
+            "scored": (scores, tp_50),
         }
     return report
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from sitewatch.core.models import ObjectClass
+from sitewatch.detect.calibration import Knots, fit_isotonic, write_calibration
 from sitewatch.train.config import TrainConfig
 from sitewatch.train.data import load_split
 from sitewatch.train.dataset import SampleSource
@@ -47,7 +49,9 @@ def export_release(
         fp32, stem, config.gsd_range_m, {c: OPERATING_THRESHOLD for c in ObjectClass}
     )
     export_onnx(checkpoint, fp32, spec)
-    thresholds = calibrate_thresholds(fp32, split)
+    reports = training_split_reports(fp32, split)
+    thresholds = calibrate_thresholds(reports)
+    knots = calibrate_scores(reports)
     log(
         "operating thresholds (best F1 on the training split): "
         + ", ".join(f"{c.value} {t:.2f}" for c, t in thresholds.items())
@@ -63,6 +67,8 @@ def export_release(
     log(f"quantising {int8}")
     quantize_int8(fp32, int8, int8_spec, crops)
     log(f"quantised {int8}")
+    for m in (fp32, int8):
+        write_calibration(m, knots, CALIBRATION_NOTE + " (fp32 scores)")
     state = torch.load(checkpoint, map_location="cpu")
     model = build_model(state.get("config", {}))
     model.load_state_dict(state["model"])
@@ -81,10 +87,9 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def calibrate_thresholds(model: Path, split: object) -> dict[ObjectClass, float]:
-    """Per-class operating thresholds: the score of best F1 (IoU 0.5) on the *training* split,
-    at 0.3 m and 0.5 m, real frames plus generated objects on training backgrounds (averaged
-    over the two GSDs). The validation split is never used for this."""
+def training_split_reports(model: Path, split: object) -> list[dict[str, Any]]:
+    """Evaluation reports of a model on the *training* split, at 0.3 m and 0.5 m, real frames
+    plus generated objects on training backgrounds. The validation split is never used."""
     from sitewatch.detect.onnx import load_detector
     from sitewatch.detect.run import DetectOptions
     from sitewatch.train.data import Split
@@ -93,20 +98,52 @@ def calibrate_thresholds(model: Path, split: object) -> dict[ObjectClass, float]
     assert isinstance(split, Split)
     detector = load_detector(model, score_floor=0.05)
     options = DetectOptions(overlap_px=64)
-    found: dict[ObjectClass, list[float]] = {c: [] for c in ObjectClass}
     low = {c: 0.0 for c in ObjectClass}
+    reports = []
     for gsd in (0.3, 0.5):
         sets = [
             real_eval_set(split.train, gsd),
             generated_eval_set(split.train[::2] + split.train_backgrounds, gsd, seed=7),
         ]
         for images in sets:
-            for cls, r in evaluate(detector, images, options, low).items():
-                found[ObjectClass(cls)].append(float(r["best_f1_threshold"]))
+            reports.append(evaluate(detector, images, options, low))
+    return reports
+
+
+def calibrate_thresholds(reports: list[dict[str, Any]]) -> dict[ObjectClass, float]:
+    """Per-class operating thresholds: the score of best F1 (IoU 0.5) on the training split,
+    averaged over its evaluation sets."""
+    found: dict[ObjectClass, list[float]] = {c: [] for c in ObjectClass}
+    for rep in reports:
+        for cls, r in rep.items():
+            found[ObjectClass(cls)].append(float(r["best_f1_threshold"]))
     return {
         c: round(float(np.clip(np.mean(v), 0.1, 0.9)), 2) if v else OPERATING_THRESHOLD
         for c, v in found.items()
     }
+
+
+def calibrate_scores(reports: list[dict[str, Any]]) -> dict[ObjectClass, Knots]:
+    """Per-class isotonic score calibration, pooled over the training split's evaluation sets."""
+    pooled: dict[ObjectClass, tuple[list[float], list[bool]]] = {}
+    for rep in reports:
+        for cls, r in rep.items():
+            scores, hits = r["scored"]
+            xs, ys = pooled.setdefault(ObjectClass(cls), ([], []))
+            xs.extend(float(v) for v in scores)
+            ys.extend(bool(v) for v in hits)
+    return {
+        c: fit_isotonic(np.array(xs), np.array(ys, dtype=bool))
+        for c, (xs, ys) in pooled.items()
+        if xs
+    }
+
+
+CALIBRATION_NOTE = (
+    "isotonic calibration of scores (IoU 0.5 true positives) on the training split at 0.3 m and "
+    "0.5 m, real frames plus generated objects; fitted on data the model was trained on, so the "
+    "probabilities may be optimistic"
+)
 
 
 def model_card(
@@ -168,6 +205,9 @@ def model_card(
 - **Operating thresholds:** {thresholds_text}: per class, the score of best F1 at IoU 0.5 on
   the *training* split (real frames and generated objects, 0.3 m and 0.5 m), never on the
   validation split.
+- **Score calibration:** `{stem}.onnx.calibration.json` (and the int8 twin's) holds
+  per-class isotonic knots from score to the probability of a true object at IoU 0.5, fitted on
+  the same training split (so possibly optimistic); zone observations sum calibrated scores.
 - **Compute:** {gflops:.2f} GFLOPs per megapixel of input (convolutions, multiply-add = 2 FLOPs).
 - **Training:** from scratch (no pretrained weights), {steps} steps of {config.batch} crops of
   {config.crop_px} px, AdamW, on the CPU.{continued} Last configuration: peak learning rate
