@@ -129,3 +129,11 @@ def test_a_delivery_that_gave_up_can_be_retried(
     assert len(rec.requests) == 3
     r = cli("alerts", "deliver", "--retry-failed")  # ... until asked again
     assert r.code == 0 and "delivered 1" in r.out
+
+
+def test_jsonl_sink_closes_a_line_torn_by_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.jsonl"
+    path.write_text('{"delivery_id": "d1", "alert": {"id": "a"}}\n{"delivery_id": "d2", "al')
+    JsonlSink(path).deliver({"delivery_id": "d2", "alert": {"id": "b"}})
+    lines = path.read_text().splitlines()
+    assert json.loads(lines[-1])["delivery_id"] == "d2" and len(lines) == 3

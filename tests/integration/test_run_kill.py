@@ -104,7 +104,7 @@ def _jsonl_ids(home: Path) -> list[str]:
 @pytest.mark.slow
 def test_killed_runs_end_like_an_uninterrupted_run(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    write_scenes(data / "scenes", campaign(n=20, event_at=14))
+    write_scenes(data / "scenes", campaign(n=24, event_at=16))
     model = blob_model(data / "model")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SITEWATCH_")}
 
@@ -135,7 +135,7 @@ def test_killed_runs_end_like_an_uninterrupted_run(tmp_path: Path) -> None:
         proc = subprocess.Popen(
             _run_cmd(victim, model), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        time.sleep(rng.uniform(0.5, 1.0) * noop_s + rng.uniform(0.0, 0.3))
+        time.sleep(rng.uniform(0.6, 1.0) * noop_s + rng.uniform(0.0, 0.4))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
@@ -144,7 +144,8 @@ def test_killed_runs_end_like_an_uninterrupted_run(tmp_path: Path) -> None:
             progress = now
         proc.wait()
     assert kills >= KILLS, f"only {kills} runs were still going when killed"
-    assert cut_mid_work >= KILLS // 4, f"only {cut_mid_work} kills landed after some work was done"
+    # the kills must cut the work itself, not only the start-up
+    assert cut_mid_work >= 3, f"only {cut_mid_work} kills landed after some work was done"
     final = subprocess.run(_run_cmd(victim, model), env=env, capture_output=True, text=True)
     assert final.returncode == 0, final.stderr
 

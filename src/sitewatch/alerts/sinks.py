@@ -79,12 +79,24 @@ class JsonlSink:
             if str(payload.get("delivery_id")) in self._delivered():
                 return
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            torn = (
+                self.path.exists()
+                and self.path.stat().st_size > 0
+                and not _ends_with_newline(self.path)
+            )
             with self.path.open("ab") as f:
-                f.write(encode_payload(payload) + b"\n")
+                # a line torn by a crash is closed first, so it cannot swallow this one
+                f.write((b"\n" if torn else b"") + encode_payload(payload) + b"\n")
                 f.flush()
                 os.fsync(f.fileno())
         except OSError as exc:
             raise DeliveryError(f"{self.path}: cannot write alert ({exc})") from exc
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"\n"
 
 
 class WebhookSink:
