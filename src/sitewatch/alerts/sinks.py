@@ -62,28 +62,20 @@ class JsonlSink:
         self.path = path
         self.name = "jsonl"  # the file may move; pending items follow it
 
-    def _delivered(self) -> set[str]:
-        if not self.path.exists():
-            return set()
-        ids = set()
-        for line in self.path.read_text().splitlines():
-            try:
-                ids.add(str(json.loads(line).get("delivery_id")))
-            except ValueError:
-                continue  # a torn last line from a crash: ignored, the delivery is written again
-        return ids
-
     def deliver(self, payload: dict[str, Any]) -> None:
         """Append the payload unless its delivery id is already in the file."""
         try:
-            if str(payload.get("delivery_id")) in self._delivered():
+            content = self.path.read_bytes() if self.path.exists() else b""
+            delivered = set()
+            for line in content.splitlines():
+                try:
+                    delivered.add(str(json.loads(line).get("delivery_id")))
+                except ValueError:
+                    continue  # a line torn by a crash: that delivery is written again
+            if str(payload.get("delivery_id")) in delivered:
                 return
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            torn = (
-                self.path.exists()
-                and self.path.stat().st_size > 0
-                and not _ends_with_newline(self.path)
-            )
+            torn = bool(content) and not content.endswith(b"\n")
             with self.path.open("ab") as f:
                 # a line torn by a crash is closed first, so it cannot swallow this one
                 f.write((b"\n" if torn else b"") + encode_payload(payload) + b"\n")
@@ -91,12 +83,6 @@ class JsonlSink:
                 os.fsync(f.fileno())
         except OSError as exc:
             raise DeliveryError(f"{self.path}: cannot write alert ({exc})") from exc
-
-
-def _ends_with_newline(path: Path) -> bool:
-    with path.open("rb") as f:
-        f.seek(-1, os.SEEK_END)
-        return f.read(1) == b"\n"
 
 
 class WebhookSink:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import typer
@@ -53,7 +52,7 @@ def simulate(
     options = ScenarioOptions(
         kind=k,
         seed=seed,
-        start=date.fromisoformat(parse_datetime(start).date().isoformat()),
+        start=parse_datetime(start).date(),
         days=days,
         event_day=event_day,
     )

@@ -17,7 +17,6 @@ from sitewatch.cli.output import console, print_json, progress_bar
 from sitewatch.config import Settings
 from sitewatch.core.analytics import AlertStatus, alert_to_dict
 from sitewatch.core.models import ObjectClass
-from sitewatch.core.ports import Store
 from sitewatch.detect.onnx import OnnxDetector, load_detector, load_spec
 from sitewatch.detect.run import DetectOptions
 from sitewatch.errors import ConfigError, RuleError
@@ -104,10 +103,6 @@ def prepare_run(
     return detector, options
 
 
-def _store(ctx: typer.Context) -> Store:
-    return app_context(ctx).store
-
-
 def run(
     ctx: typer.Context,
     rules: Path | None = typer.Option(
@@ -123,7 +118,7 @@ def run(
     packs = load_rule_packs(rules or s.rules)
     sinks = build_sinks(s)
     detector, options = prepare_run(s, model, threads)
-    store = _store(ctx)
+    store = app_context(ctx).store
     with progress_bar("run") as progress:
         result = run_watch(store, detector, packs, sinks, s.home, options, progress)
     summary: dict[str, Any] = {
@@ -172,7 +167,7 @@ def timeline(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """A site's zone observations by date, with their baseline and anomaly score."""
-    store = _store(ctx)
+    store = app_context(ctx).store
     store.get_site(site)
     obs = store.list_observations(site)
     scores = {(s.zone_id, s.object_class, s.observed_on): s for s in store.list_scores(site)}
@@ -233,7 +228,7 @@ def alerts_list(
         raise ConfigError(
             f"--status {status!r}: use one of {', '.join(s.value for s in AlertStatus)}"
         )
-    alerts = _store(ctx).list_alerts(site, status)
+    alerts = app_context(ctx).store.list_alerts(site, status)
     if as_json:
         print_json([alert_to_dict(a) for a in alerts])
         return
@@ -258,7 +253,7 @@ def alerts_show(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """One alert with its rationale, evidence and review history."""
-    store = _store(ctx)
+    store = app_context(ctx).store
     a = store.get_alert(alert_id)
     reviews = [
         {"status": s, "reviewer": r, "note": n, "at": at.isoformat()}
@@ -278,7 +273,7 @@ def alerts_show(
 def _review(
     ctx: typer.Context, alert_id: str, status: AlertStatus, reviewer: str, note: str | None
 ) -> None:
-    store = _store(ctx)
+    store = app_context(ctx).store
     a = review_alert(store.get_alert(alert_id), status, reviewer, note, utc_now())
     store.save_review(a)
     console.print(f"alert {a.id[:12]} is {a.status.value} ({a.reviewer})", highlight=False)
@@ -332,11 +327,11 @@ def alerts_deliver(
     """Deliver pending alerts to the configured sinks now (the outbox)."""
     s = app_context(ctx).settings
     if retry_failed:
-        store = _store(ctx)
+        store = app_context(ctx).store
         for item in store.list_outbox("failed"):
             store.update_outbox(item.id, "pending", 0, None, item.last_error)
     report = deliver_outbox(
-        _store(ctx),
+        app_context(ctx).store,
         build_sinks(s),
         DeliveryOptions(
             max_attempts=s.delivery_max_attempts, base_delay_s=s.delivery_base_delay_s, wait_s=wait

@@ -11,6 +11,8 @@ import rasterio
 import rasterio.features
 from affine import Affine
 from rasterio.errors import RasterioError
+from rasterio.windows import Window
+from rasterio.windows import transform as window_transform
 from shapely.geometry import mapping, shape
 
 from sitewatch.errors import ImageryReadError
@@ -30,6 +32,19 @@ def read_chip(path: Path) -> tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]:
     except RasterioError as exc:
         raise ImageryReadError(f"{path}: cannot read chip ({exc})") from exc
     return data, valid
+
+
+def read_valid_mask(path: Path) -> npt.NDArray[np.bool_]:
+    """A chip's valid mask only (no band is read).
+
+    Raises:
+        ImageryReadError: the file cannot be read.
+    """
+    try:
+        with rasterio.open(path) as ds:
+            return np.asarray(ds.dataset_mask() > 0)
+    except RasterioError as exc:
+        raise ImageryReadError(f"{path}: cannot read chip ({exc})") from exc
 
 
 def mask_polygons(
@@ -70,9 +85,6 @@ def read_raster(
     Raises:
         ImageryReadError: unreadable, or without a CRS.
     """
-    from rasterio.windows import Window
-    from rasterio.windows import transform as window_transform
-
     try:
         with rasterio.open(path) as ds:
             if ds.crs is None:

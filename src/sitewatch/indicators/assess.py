@@ -73,7 +73,8 @@ def _zones(ind: Indicator, site: Site) -> list[str]:
 
 
 def _names(site: Site, ids: Sequence[str]) -> str:
-    return ", ".join((site.zone(i).name if site.zone(i) else "") or i for i in ids)  # type: ignore[union-attr]
+    names = {z.id: z.name or z.id for z in site.zones}
+    return ", ".join(names.get(i, i) for i in ids)
 
 
 def _passes(ind: Indicator, value: float) -> bool:

@@ -20,6 +20,7 @@ import itertools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from sitewatch.core.analytics import (
     Observation,
     OutboxItem,
     PixelChange,
+    Score,
     alert_to_dict,
 )
 from sitewatch.core.models import (
@@ -48,11 +50,12 @@ from sitewatch.core.models import (
     QualityThresholds,
     Site,
     SiteGrid,
+    Zone,
 )
 from sitewatch.core.ports import Store
 from sitewatch.detect.calibration import Knots, calibrate
 from sitewatch.geo.crs import WGS84, transform_points
-from sitewatch.imagery.chipread import mask_polygons, read_chip
+from sitewatch.imagery.chipread import mask_polygons, read_chip, read_valid_mask
 from sitewatch.imagery.pixels import read_image
 from sitewatch.imagery.quality import zone_masks
 from sitewatch.indicators.assess import SiteEvidence, assess_site
@@ -206,7 +209,7 @@ def analyze_site(
     observations: list[Observation] = []
     dets_by_key: dict[str, list[Detection]] = {}
     for chip in chips:
-        _, valid = read_chip(Path(chip.tif_path))
+        valid = read_valid_mask(Path(chip.tif_path))
         found = grid_detections(store, sets[chip.key]) if chip.key in sets else None
         dets_by_key[chip.key] = found or []
         day = DayImage(
@@ -393,7 +396,7 @@ def _alert_evidence(
     chips: Sequence[ChipRecord],
     masks: dict[str, npt.NDArray[np.bool_]],
     observations: Sequence[Observation],
-    scores: Sequence[Any],
+    scores: Sequence[Score],
     dets_by_key: dict[str, list[Detection]],
     out_dir: Path,
     options: AnalysisOptions,
@@ -415,31 +418,71 @@ def _alert_evidence(
     }
     if not options.evidence:
         return ev
-    zones = [z for z in site.zones]
     after = next((c for c in chips if c.acquired_on == alert.as_of), None)
-    score_by = {(s.zone_id, s.object_class, s.observed_on): s for s in scores}
-    for zone in zones:
+    by_key = {c.key: c for c in chips}
+    images: dict[str, npt.NDArray[np.uint8]] = {}
+    for zone in site.zones:
         usable_days = [
             o
             for o in observations
             if o.zone_id == zone.id and o.usable and o.observed_on < alert.as_of
         ]
-        before_key = usable_days[-1].chip_key if usable_days else None
-        before = next((c for c in chips if c.key == before_key), None)
+        before = by_key.get(usable_days[-1].chip_key) if usable_days else None
         if after is not None and before is not None and masks[zone.id].any():
-            win = zone_window(masks[zone.id], 20)
-            img_a = read_image(Path(before.tif_path))
-            img_b = read_image(Path(after.tif_path))
-            p = render_chip_pair(
+            p = render_zone_pair(
                 folder / f"{zone.id}-before-after.png",
-                img_a,
-                img_b,
-                in_window(dets_by_key[before.key], win),
-                in_window(dets_by_key[after.key], win),
-                win,
-                (f"{zone.name or zone.id}: {before.acquired_on}", f"{after.acquired_on}"),
+                zone,
+                before,
+                after,
+                masks[zone.id],
+                dets_by_key[before.key],
+                dets_by_key[after.key],
+                images,
             )
             ev["chips"][zone.id] = str(p)
+    for key, _, path in render_zone_timelines(folder, site, observations, scores, [alert.as_of]):
+        ev["timelines"][key] = str(path)
+    return ev
+
+
+def render_zone_pair(
+    path: Path,
+    zone: Zone,
+    before: ChipRecord,
+    after: ChipRecord,
+    mask: npt.NDArray[np.bool_],
+    before_dets: Sequence[Detection],
+    after_dets: Sequence[Detection],
+    images: dict[str, npt.NDArray[np.uint8]],
+) -> Path:
+    """Before/after chips of a zone with its detections drawn; `images` caches chips by key."""
+    win = zone_window(mask, 20)
+    for chip in (before, after):
+        if chip.key not in images:
+            images[chip.key] = read_image(Path(chip.tif_path))
+    return render_chip_pair(
+        path,
+        images[before.key],
+        images[after.key],
+        in_window(before_dets, win),
+        in_window(after_dets, win),
+        win,
+        (f"{zone.name or zone.id}: {before.acquired_on}", str(after.acquired_on)),
+    )
+
+
+def render_zone_timelines(
+    folder: Path,
+    site: Site,
+    observations: Sequence[Observation],
+    scores: Sequence[Score],
+    marks: Sequence[date],
+) -> list[tuple[str, str, Path]]:
+    """One count timeline per zone and class that has seen anything, against its baseline band:
+    ('zone/class', title, file)."""
+    by = {(s.zone_id, s.object_class, s.observed_on): s for s in scores}
+    out = []
+    for zone in site.zones:
         for cls in zone.classes or tuple(ObjectClass):
             series = sorted(
                 (o for o in observations if o.zone_id == zone.id and o.object_class == cls),
@@ -447,19 +490,19 @@ def _alert_evidence(
             )
             if not any(o.count for o in series):
                 continue
-            days = [o.observed_on for o in series]
-            sc = [score_by.get((zone.id, cls, d)) for d in days]
-            p = render_timeline(
-                folder / f"{zone.id}-{cls.value}-timeline.png",
-                f"{site.name or site.id} / {zone.name or zone.id}: {cls.value}",
-                days,
+            sc = [by.get((zone.id, cls, o.observed_on)) for o in series]
+            title = f"{zone.name or zone.id}: {cls.value.replace('_', ' ')}"
+            path = render_timeline(
+                folder / f"timeline-{zone.id}-{cls.value}.png",
+                title,
+                [o.observed_on for o in series],
                 [o.count for o in series],
-                [s.band_low if s else None for s in sc],
-                [s.band_high if s else None for s in sc],
-                marks=[alert.as_of],
+                [x.band_low if x else None for x in sc],
+                [x.band_high if x else None for x in sc],
+                marks,
             )
-            ev["timelines"][f"{zone.id}/{cls.value}"] = str(p)
-    return ev
+            out.append((f"{zone.id}/{cls.value}", title, path))
+    return out
 
 
 def in_window(dets: Sequence[Detection], win: tuple[int, int, int, int]) -> list[Detection]:

@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 import shapely
-from affine import Affine
 from shapely.geometry import shape
 
 from sitewatch.core.models import DetectionSet, ModelInfo
 from sitewatch.core.ports import Store
 from sitewatch.geo.crs import WGS84, reproject_geometry
+from sitewatch.pipeline.analyze import grid_detections
 from sitewatch.pipeline.detect import to_map
 from sitewatch.reports.vector import write_csv, write_geojson, write_geopackage, write_kml
 
@@ -82,10 +82,10 @@ def export_site(store: Store, site_id: str, out: Path) -> dict[str, Path]:
         chip = chips.get(rec.chip_key or "")
         if chip is None:
             continue
-        scale = float(rec.params.get("read_scale", 1.0) or 1.0)
-        tr: Affine = grid.transform * Affine.scale(1 / scale)
         info = ModelInfo(rec.model_id, rec.model_sha256, "", (), 0, 0.0, 0.0)
-        dset = DetectionSet(tuple(store.list_detections(rec.id)), info, rec.params, grid.crs, tr)
+        dset = DetectionSet(
+            tuple(grid_detections(store, rec)), info, rec.params, grid.crs, grid.transform
+        )
         if not dset.detections:
             continue
         mapped = to_map(dset)

@@ -13,13 +13,17 @@ from pathlib import Path
 
 import numpy as np
 
-from sitewatch.core.models import ObjectClass
 from sitewatch.core.ports import Store
 from sitewatch.geo.crs import WGS84, reproject_geometry
 from sitewatch.imagery.pixels import read_image
 from sitewatch.imagery.quality import zone_masks
-from sitewatch.pipeline.analyze import chip_sets, grid_detections, in_window, zone_window
-from sitewatch.reports.evidence import render_chip_pair, render_overview, render_timeline
+from sitewatch.pipeline.analyze import (
+    chip_sets,
+    grid_detections,
+    render_zone_pair,
+    render_zone_timelines,
+)
+from sitewatch.reports.evidence import render_overview
 from sitewatch.reports.html import AlertView, AssessmentView, ReportData, write_report
 
 
@@ -61,13 +65,12 @@ def build_report(
 
     # overview: the latest chip with the most valid pixels
     best = max(chips, key=lambda c: (round(c.valid_fraction, 2), c.acquired_on))
+    to_px = ~grid.transform
     rings = []
     for z in site.zones:
         g = reproject_geometry(z.geometry, WGS84, grid.crs)
         xy = np.asarray(g.exterior.coords) if hasattr(g, "exterior") else np.zeros((0, 2))
-        px = (xy[:, 0] - grid.west) / grid.gsd_m
-        py = (grid.north - xy[:, 1]) / grid.gsd_m
-        rings.append((z.name or z.id, np.stack([px, py], axis=1)))
+        rings.append((z.name or z.id, np.array([to_px * (x, y) for x, y in xy]).reshape(-1, 2)))
     data.overview = render_overview(
         files / "overview.png",
         read_image(Path(best.tif_path)),
@@ -76,9 +79,8 @@ def build_report(
     )
 
     # assessments: the latest of each signature
-    latest = {}
-    for a in store.list_assessments(site_id):
-        latest[a.signature_id] = a
+    assessments = store.list_assessments(site_id)
+    latest = {a.signature_id: a for a in assessments}
     data.assessments = [
         AssessmentView(
             a.signature_name,
@@ -93,54 +95,38 @@ def build_report(
     ]
 
     # timelines per zone and class
-    scores = {(s.zone_id, s.object_class, s.observed_on): s for s in store.list_scores(site_id)}
     alerts = store.list_alerts(site_id)
     marks = sorted({a.as_of for a in alerts})
-    for z in site.zones:
-        for cls in z.classes or tuple(ObjectClass):
-            series = sorted(
-                (o for o in observations if o.zone_id == z.id and o.object_class == cls),
-                key=lambda o: o.observed_on,
-            )
-            if not any(o.count for o in series):
-                continue
-            sc = [scores.get((z.id, cls, o.observed_on)) for o in series]
-            title = f"{z.name or z.id}: {cls.value.replace('_', ' ')}"
-            p = render_timeline(
-                files / f"timeline-{z.id}-{cls.value}.png",
-                title,
-                [o.observed_on for o in series],
-                [o.count for o in series],
-                [s.band_low if s else None for s in sc],
-                [s.band_high if s else None for s in sc],
-                marks,
-            )
-            data.timelines.append((title, p))
+    data.timelines = [
+        (title, path)
+        for _, title, path in render_zone_timelines(
+            files, site, observations, store.list_scores(site_id), marks
+        )
+    ]
 
     # evidence: before/after per zone (the latest alert's, else the last two usable dates)
     all_sets = store.list_detection_sets(site_id=site_id)
     sets = chip_sets(chips, all_sets, all_sets[-1].model_sha256) if all_sets else {}
     focus = alerts[0].as_of if alerts else None
+    images: dict[str, np.ndarray] = {}
     for z in site.zones:
         keys = usable_days.get(z.id, [])
         if focus is not None:
             keys = [k for k in keys if by_key[k].acquired_on <= focus]
         if len(keys) < 2 or not masks[z.id].any():
             continue
-        a_key, b_key = keys[-2], keys[-1]
-        win = zone_window(masks[z.id], 20)
-        before, after = by_key[a_key], by_key[b_key]
-        title = f"{z.name or z.id}: {before.acquired_on} and {after.acquired_on}"
-        p = render_chip_pair(
+        before, after = by_key[keys[-2]], by_key[keys[-1]]
+        p = render_zone_pair(
             files / f"evidence-{z.id}.png",
-            read_image(Path(before.tif_path)),
-            read_image(Path(after.tif_path)),
-            in_window(grid_detections(store, sets[a_key]), win) if a_key in sets else [],
-            in_window(grid_detections(store, sets[b_key]), win) if b_key in sets else [],
-            win,
-            (str(before.acquired_on), str(after.acquired_on)),
+            z,
+            before,
+            after,
+            masks[z.id],
+            grid_detections(store, sets[before.key]) if before.key in sets else [],
+            grid_detections(store, sets[after.key]) if after.key in sets else [],
+            images,
         )
-        data.evidence.append((title, p))
+        data.evidence.append((f"{z.name or z.id}: {before.acquired_on} and {after.acquired_on}", p))
 
     data.alerts = [
         AlertView(
@@ -155,10 +141,8 @@ def build_report(
         )
         for a in alerts
     ]
-    models = sorted(
-        {(r.model_id, r.model_sha256) for r in store.list_detection_sets(site_id=site_id)}
-    )
-    packs = sorted({a.rule_pack for a in store.list_assessments(site_id)})
+    models = sorted({(r.model_id, r.model_sha256) for r in all_sets})
+    packs = sorted({a.rule_pack for a in assessments})
     params = all_sets[-1] if all_sets else None
     data.provenance = [
         ("site grid", f"{grid.crs}, {grid.gsd_m} m, {grid.width} x {grid.height} px"),

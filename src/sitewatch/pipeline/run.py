@@ -126,7 +126,8 @@ def _run_site(
     scenes = store.list_scenes(site_id)
     if not scenes:
         return
-    have = {c.acquired_on for c in store.list_chips(site_id)}
+    chips = store.list_chips(site_id)
+    have = {c.acquired_on for c in chips}
     # a chip whose scenes reach a zone but have no quality row (the zones were re-imported
     # and changed) is made again
     judged = {q.scene_id for q in store.list_quality(site_id)}
@@ -136,9 +137,7 @@ def _run_site(
         if c.zone_id and c.covered_fraction > 0
     }
     stale = {
-        c.acquired_on
-        for c in store.list_chips(site_id)
-        if any(s in reaching and s not in judged for s in c.scene_ids)
+        c.acquired_on for c in chips if any(s in reaching and s not in judged for s in c.scene_ids)
     }
     for day in sorted(({s.acquired_on for s in scenes} - have) | stale):
         made = make_chips(store, site_id, out_dir / "chips", on=day, options=options.chips)

@@ -9,6 +9,7 @@ and moved into place, so a failed write leaves nothing.
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -133,8 +134,6 @@ def write_kml(path: Path, polygons: npt.NDArray[Any], columns: Columns, layer: s
 
 def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
     """A CSV file (RFC 4180), written atomically."""
-    import csv
-
     _check_writable(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
