@@ -46,7 +46,7 @@ eval-detector: venv
 
 # Score calibration of the default model on its training split (needs ../shared/data).
 calibrate-detector: venv
-	$(BIN)/sitewatch calibrate-detector --config configs/train-det.yaml --also models/sitewatch-det-0.1.0-int8.onnx
+	$(BIN)/sitewatch calibrate-detector --config configs/train-det.yaml --also models/sitewatch-det-0.2.0-int8.onnx
 
 # Pixel-change quality on the shared LEVIR-CD, DSIFN and OSCD pairs; writes benchmarks/results/change.
 eval-change: venv

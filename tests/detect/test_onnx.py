@@ -97,6 +97,7 @@ def test_onnx_without_sitewatch_metadata_asks_for_a_registration(tmp_path: Path)
         ("classes", "{0: tank}", "not a sitewatch class"),
         ("classes", "{7: small_vehicle}", "indices must lie in 0..num_classes-1"),
         ("gsd_m", "[0.6, 0.3]", "gsd_m"),
+        ("work_gsd_m", "0.1", "work_gsd_m 0.1 lies outside the GSD range 0.25-0.6 m"),
         ("colour", "red", "colour"),
     ],
 )
@@ -109,3 +110,16 @@ def test_bad_registrations_are_refused(
     reg.write_text("\n".join([*lines, f"{field}: {value}"]) + "\n")
     with pytest.raises(ConfigError, match=message):
         load_detector(reg)
+
+
+def test_working_gsd_of_a_registration_sets_the_read_scale(tmp_path: Path) -> None:
+    model = yolo_graph(tmp_path / "m.onnx", _candidates(False), 128)
+    info = load_detector(_registration(tmp_path, model, "yolo-detect", work_gsd_m="0.3")).info
+    assert info.work_gsd_m == 0.3
+    assert info.read_scale(0.5) == pytest.approx(0.6)  # 0.5 m read interpolated up to 0.3 m
+    assert info.read_scale(0.6) == pytest.approx(0.5)
+    assert info.read_scale(0.3) == info.read_scale(0.31) == info.read_scale(0.25) == 1.0
+    assert info.read_scale(0.1) == pytest.approx(2.5)  # finer than the range: averaged down
+    assert info.read_scale(10.0) == 1.0  # coarser than the range (forced): read native
+    plain = load_detector(_registration(tmp_path, model, "yolo-detect")).info
+    assert plain.work_gsd_m is None and plain.read_scale(0.5) == 1.0

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sitewatch.core.models import Detection, ObjectClass, OrientedBox
-from sitewatch.detect.merge import suppress_duplicates
+from sitewatch.detect.merge import suppress_duplicates, suppress_inner_peaks
 from sitewatch.detect.run import DetectOptions, detect_array
 from sitewatch.detect.tiling import tile_image
 from sitewatch.errors import ConfigError
@@ -113,3 +113,19 @@ def test_suppression_keeps_other_classes_and_separate_objects() -> None:
     other_class = _det(50, 50, 0.8, ObjectClass.CONTAINER)
     far = _det(150, 150, 0.4)
     assert suppress_duplicates([dup, far, a, other_class]) == [a, other_class, far]
+
+
+def test_inner_peaks_of_a_long_object_are_dropped_neighbours_kept() -> None:
+    def box(x: float, y: float, s: float, cls: ObjectClass = ObjectClass.RAIL_CAR) -> Detection:
+        return Detection(cls, s, OrientedBox(x, y, 40, 6, 30.0))
+
+    car = box(100, 100, 0.9)
+    # a second peak 12 px along the same car's axis: its centre lies inside the car's box
+    copy = box(100 + 12 * np.cos(np.radians(30)), 100 + 12 * np.sin(np.radians(30)), 0.6)
+    # the next car of the train (42 px along) and a parallel car 7 px across are kept
+    nxt = box(100 + 42 * np.cos(np.radians(30)), 100 + 42 * np.sin(np.radians(30)), 0.5)
+    beside = box(100 - 7 * np.sin(np.radians(30)), 100 + 7 * np.cos(np.radians(30)), 0.95)
+    other = box(101, 100, 0.4, ObjectClass.CONTAINER)
+    kept = suppress_inner_peaks([copy, nxt, other, car, beside])
+    assert kept == [beside, car, nxt, other]
+    assert suppress_inner_peaks(kept) == kept

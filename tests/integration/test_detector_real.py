@@ -26,7 +26,7 @@ MODELS = Path(__file__).resolve().parents[2] / "models"
 pytestmark = pytest.mark.real_data
 
 
-@pytest.mark.parametrize("name", ["sitewatch-det-0.1.0.onnx", "sitewatch-det-0.1.0-int8.onnx"])
+@pytest.mark.parametrize("name", ["sitewatch-det-0.2.0.onnx", "sitewatch-det-0.2.0-int8.onnx"])
 def test_default_model_counts_cars_of_a_held_out_place(name: str) -> None:
     kit = require_shared(SHARED_DATA / "kit_ais_aerial_cars")
     images = load_yolo(kit / "images", kit / "labels", kit / "aerial.names", class_map("kit"), 0.13)
@@ -42,7 +42,7 @@ def test_default_model_counts_cars_of_a_held_out_place(name: str) -> None:
 
 def test_default_model_on_a_georeferenced_naip_tile() -> None:
     tile = require_shared(JOPLIN / "pre") / "tile_1361-10160.tif"
-    detector = load_detector(MODELS / "sitewatch-det-0.1.0-int8.onnx")
+    detector = load_detector(MODELS / "sitewatch-det-0.2.0-int8.onnx")
     dset = detect_raster(tile, 0.6, detector, DetectOptions())
     mapped = to_map(dset)
     assert dset.crs is not None
@@ -50,4 +50,6 @@ def test_default_model_on_a_georeferenced_naip_tile() -> None:
     lon, lat = mapped.lon, mapped.lat
     if len(lon):  # Joplin, Missouri
         assert ((lon > -94.6) & (lon < -94.4) & (lat > 37.0) & (lat < 37.2)).all()
-    assert dset.tiles_run >= 1 and dset.params["read_scale"] == 1.0
+    # 0.6 m NAIP is read interpolated up to the model's working GSD of 0.3 m
+    assert dset.tiles_run >= 1 and dset.params["read_scale"] == pytest.approx(0.5)
+    assert dset.transform is not None and dset.transform.a == pytest.approx(0.3)

@@ -163,8 +163,11 @@ def write_scenes(folder: Path, plans: list[DatePlan]) -> list[Path]:
     return paths
 
 
-def blob_model(folder: Path, input_px: int = 64) -> Path:
-    """The blob detector (YOLO detect layout, 3 classes) and its registration YAML."""
+def blob_model(folder: Path, input_px: int = 64, work_gsd_m: float | None = None) -> Path:
+    """The blob detector (YOLO detect layout, 3 classes) and its registration YAML.
+
+    `work_gsd_m` declares a working GSD (chips coarser than it are read interpolated up to it).
+    """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -211,7 +214,7 @@ def blob_model(folder: Path, input_px: int = 64) -> Path:
         f"input_px: {input_px}\ngsd_m: [0.3, 0.6]\nnum_classes: 3\n"
         "classes: {0: small_vehicle, 1: large_vehicle, 2: rail_car}\n"
         "thresholds: {small_vehicle: 0.3, large_vehicle: 0.3, rail_car: 0.3}\n"
-        "model_id: test-blobs\n"
+        "model_id: test-blobs\n" + (f"work_gsd_m: {work_gsd_m}\n" if work_gsd_m is not None else "")
     )
     return reg
 

@@ -16,7 +16,7 @@ import pytest
 from pyproj import CRS
 
 from tests.conftest import store_snapshot
-from tests.pipeline.series import campaign, prepare
+from tests.pipeline.series import blob_model, campaign, prepare
 
 
 def _db(home: Path) -> sqlite3.Connection:
@@ -151,6 +151,31 @@ def test_campaign_fires_the_right_indicators_in_the_right_zones(
     # a review survives a later run with new scenes (alerts are never re-derived)
     assert cli("run", "--model", str(model)).code == 0
     assert json.loads(cli("alerts", "show", aid, "--json").out)["status"] == "confirmed"
+
+
+def test_counts_hold_when_chips_are_read_finer_than_the_grid(
+    cli: Callable[..., Any], tmp_path: Path, home: Path
+) -> None:
+    """0.5 m chips read interpolated up to a 0.3 m working GSD: detections come back to the grid."""
+    plans = campaign(n=6, event_at=5)
+    prepare(cli, tmp_path, plans)
+    model = blob_model(tmp_path / "fine-model", work_gsd_m=0.3)
+    r = cli("run", "--model", str(model), "--json")
+    assert r.code == 0, r.err
+    con = _db(home)
+    scales = {
+        json.loads(row[0])["read_scale"] for row in con.execute("SELECT params FROM detection_sets")
+    }
+    assert scales == {0.6}
+    for plan in plans:
+        for (zone, cls), n in plan.counts.items():
+            row = con.execute(
+                "SELECT count, usable FROM observations WHERE zone_id=? AND object_class=? "
+                "AND observed_on=?",
+                (zone, cls, plan.day.isoformat()),
+            ).fetchone()
+            if zone not in plan.cloudy:
+                assert row["usable"] and row["count"] == n, (plan.day, zone, cls, row["count"])
 
 
 def test_quiet_series_raises_no_alert(cli: Callable[..., Any], tmp_path: Path, home: Path) -> None:

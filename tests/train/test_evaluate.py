@@ -30,7 +30,7 @@ class ListDetector:
 
 def _image(targets: list[Target]) -> EvalImage:
     pixels = np.random.default_rng(0).integers(0, 255, (3, 200, 200), dtype=np.uint8)
-    return EvalImage("x", pixels, tuple(targets), frozenset({SV}))
+    return EvalImage("x", pixels, tuple(targets), frozenset({SV}), 0.3)
 
 
 def _t(cx: float, cy: float, oriented: bool = True) -> Target:

@@ -19,7 +19,7 @@ from sitewatch.errors import ConfigError, NotFoundError
 from sitewatch.pipeline.detect import DetectOutcome, detect_scene, detect_site
 
 REPO_MODELS = Path(__file__).resolve().parents[3] / "models"
-DEFAULT_MODEL = "sitewatch-det-0.1.0.onnx"
+DEFAULT_MODEL = "sitewatch-det-0.2.0.onnx"
 MODEL_OPT = typer.Option(
     None, "--model", help="ONNX model or registration YAML (default: the bundled model)"
 )
@@ -267,6 +267,7 @@ def models_show(
             "classes": [x.value if x else None for x in spec.classes],
             "input_px": spec.input_px,
             "gsd_m": [spec.gsd_min_m, spec.gsd_max_m],
+            "work_gsd_m": spec.work_gsd_m,
             "thresholds": {k.value: v for k, v in spec.thresholds.items()},
         }
     )

@@ -286,6 +286,9 @@ class Detection:
     box: OrientedBox
 
 
+GSD_TOLERANCE = 1.05
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """What a detector is and where it may be used; recorded as provenance on every detection set."""
@@ -300,6 +303,24 @@ class ModelInfo:
     thresholds: Mapping[ObjectClass, float] = field(default_factory=dict)
     # per class (score, probability) knots mapping raw scores to calibrated probabilities
     calibration: Mapping[ObjectClass, tuple[tuple[float, float], ...]] = field(default_factory=dict)
+    # the GSD the model reads imagery at: coarser imagery in range is interpolated up to it
+    work_gsd_m: float | None = None
+
+    def read_scale(self, gsd_m: float) -> float:
+        """Output pixel size over input pixel size for imagery of `gsd_m` (1: native).
+
+        Imagery finer than the range is averaged down to its lower end; imagery coarser than the
+        working GSD (where the model declares one) is interpolated up to it. A 5% tolerance keeps
+        imagery at or near either GSD native. Imagery coarser than the range (run only when
+        forced) is read native: interpolating it would multiply the work without adding detail.
+        """
+        if gsd_m > self.gsd_max_m * GSD_TOLERANCE:
+            return 1.0
+        if gsd_m < self.gsd_min_m / GSD_TOLERANCE:
+            return self.gsd_min_m / gsd_m
+        if self.work_gsd_m is not None and gsd_m > self.work_gsd_m * GSD_TOLERANCE:
+            return self.work_gsd_m / gsd_m
+        return 1.0
 
 
 @dataclass(frozen=True)

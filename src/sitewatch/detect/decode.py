@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sitewatch.core.models import Detection, ObjectClass, OrientedBox
+from sitewatch.detect.merge import inner_peak_keep
 
 F32 = npt.NDArray[np.float32]
 
@@ -29,24 +30,40 @@ def decode_sitewatch(
     thresholds: F32,
     stride: int,
 ) -> list[Detection]:
-    """Detections from a centre-heatmap output (one tile)."""
+    """Detections from a centre-heatmap output (one tile), in decreasing score order.
+
+    A peak whose centre lies inside a higher-scored box of the same class is dropped
+    (`inner_peak_keep`): the heatmap of a long object can peak more than once along its axis.
+    """
     cls_idx, ys, xs = np.nonzero(peaks > thresholds[:, None, None])
-    out = []
-    for c, y, x in zip(cls_idx.tolist(), ys.tolist(), xs.tolist(), strict=True):
-        cls = classes[c]
-        if cls is None:
-            continue
-        dx, dy, log_l, log_w, s2, c2 = (float(v) for v in boxes[:, y, x])
-        length = math.exp(min(log_l, 8.0)) * stride
-        width = math.exp(min(log_w, 8.0)) * stride
-        if width > length:
-            length, width = width, length
-            angle = math.degrees(0.5 * math.atan2(s2, c2)) + 90.0
-        else:
-            angle = math.degrees(0.5 * math.atan2(s2, c2))
-        box = OrientedBox((x + dx) * stride, (y + dy) * stride, length, width, angle % 180.0)
-        out.append(Detection(cls, float(peaks[c, y, x]), box))
-    return out
+    mapped = np.array([classes[c] is not None for c in range(len(classes))], dtype=bool)
+    ours = mapped[cls_idx]
+    cls_idx, ys, xs = cls_idx[ours], ys[ours], xs[ours]
+    if cls_idx.size == 0:
+        return []
+    score = peaks[cls_idx, ys, xs].astype(np.float64)
+    order = np.lexsort((ys, xs, -score))
+    cls_idx, ys, xs, score = cls_idx[order], ys[order], xs[order], score[order]
+    dx, dy, log_l, log_w, s2, c2 = boxes[:, ys, xs].astype(np.float64)
+    a = np.exp(np.minimum(log_l, 8.0)) * stride
+    b = np.exp(np.minimum(log_w, 8.0)) * stride
+    angle = np.degrees(0.5 * np.arctan2(s2, c2)) + np.where(b > a, 90.0, 0.0)
+    length, width = np.maximum(a, b), np.minimum(a, b)
+    cx, cy = (xs + dx) * stride, (ys + dy) * stride
+    keep = inner_peak_keep(cls_idx, cx, cy, length, width, angle)
+    return [
+        Detection(classes[c], s, OrientedBox(x, y, ln, w, t % 180.0))
+        for c, s, x, y, ln, w, t in zip(
+            cls_idx[keep].tolist(),
+            score[keep].tolist(),
+            cx[keep].tolist(),
+            cy[keep].tolist(),
+            length[keep].tolist(),
+            width[keep].tolist(),
+            angle[keep].tolist(),
+            strict=True,
+        )
+    ]
 
 
 def decode_yolo(

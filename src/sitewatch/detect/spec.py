@@ -8,6 +8,7 @@ them:
     layout: yolo-obb               # or yolo-detect
     input_px: 1024                 # the model's square input size (also the tile size)
     gsd_m: [0.25, 0.6]             # the GSD range it was trained for
+    work_gsd_m: 0.3                # optional: read coarser imagery interpolated up to this GSD
     classes:                       # model class index -> sitewatch class (others are ignored)
       9: small_vehicle
       10: large_vehicle
@@ -49,6 +50,7 @@ class ModelSpec:
     thresholds: Mapping[ObjectClass, float] = field(default_factory=dict)
     stride: int = 2
     calibration: Mapping[ObjectClass, tuple[tuple[float, float], ...]] = field(default_factory=dict)
+    work_gsd_m: float | None = None
 
     def threshold(self, cls: ObjectClass) -> float:
         """Operating threshold of a class."""
@@ -66,6 +68,7 @@ class ModelSpec:
             self.gsd_max_m,
             dict(self.thresholds),
             dict(self.calibration),
+            self.work_gsd_m,
         )
 
     def to_metadata(self) -> str:
@@ -79,6 +82,7 @@ class ModelSpec:
                 "gsd_m": [self.gsd_min_m, self.gsd_max_m],
                 "thresholds": {c.value: t for c, t in self.thresholds.items()},
                 "stride": self.stride,
+                **({"work_gsd_m": self.work_gsd_m} if self.work_gsd_m is not None else {}),
             }
         )
 
@@ -99,9 +103,22 @@ def spec_from_metadata(path: Path, text: str) -> ModelSpec:
             float(doc["gsd_m"][1]),
             thresholds,
             int(doc.get("stride", 2)),
+            work_gsd_m=_work_gsd(
+                doc.get("work_gsd_m"), float(doc["gsd_m"][0]), float(doc["gsd_m"][1])
+            ),
         )
     except (ValueError, KeyError, TypeError, ConfigError) as exc:
         raise ModelError(f"{path}: sitewatch metadata is not valid ({exc})") from exc
+
+
+def _work_gsd(value: object, lo: float, hi: float) -> float | None:
+    """A declared working GSD, which must lie inside the model's range."""
+    if value is None:
+        return None
+    work = float(value)  # type: ignore[arg-type]
+    if not lo <= work <= hi:
+        raise ValueError(f"work_gsd_m {work:g} lies outside the GSD range {lo:g}-{hi:g} m")
+    return work
 
 
 class _Registration(BaseModel):
@@ -110,6 +127,7 @@ class _Registration(BaseModel):
     layout: Literal["yolo-detect", "yolo-obb"]
     input_px: int
     gsd_m: tuple[float, float]
+    work_gsd_m: float | None = None
     classes: dict[int, str]
     num_classes: int
     thresholds: dict[str, float] = {}
@@ -128,6 +146,10 @@ def spec_from_yaml(path: Path) -> ModelSpec:
     lo, hi = reg.gsd_m
     if not 0 < lo <= hi:
         raise ConfigError(f"{path}: gsd_m: need 0 < min <= max, got {reg.gsd_m}")
+    try:
+        work = _work_gsd(reg.work_gsd_m, lo, hi)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
     classes: list[ObjectClass | None] = [None] * reg.num_classes
     for i, name in reg.classes.items():
         classes[i] = parse_object_class(name, where=f"{path}: classes[{i}]")
@@ -147,4 +169,5 @@ def spec_from_yaml(path: Path) -> ModelSpec:
         hi,
         thresholds,
         1,
+        work_gsd_m=work,
     )

@@ -94,7 +94,8 @@ class RasterTiles:
     """Windowed 8-bit RGB reads of one scene, with a valid mask; open it with `with`.
 
     `scale` > 1 reads the scene coarser than native (for imagery finer than the model's range):
-    a tile of `size` output pixels then covers `size * scale` scene pixels, averaged.
+    a tile of `size` output pixels then covers `size * scale` scene pixels, averaged. `scale` < 1
+    reads it finer (for imagery coarser than the model's working GSD), interpolated bilinearly.
     """
 
     def __init__(self, path: Path, scale: float = 1.0) -> None:
@@ -161,10 +162,17 @@ class RasterTiles:
                 window=window,
                 out_shape=(3, rows, cols),
                 boundless=False,
-                resampling=Resampling.average if s > 1 else Resampling.nearest,
+                resampling=_resampling(s),
                 masked=True,
             )
         except RasterioError as exc:
             raise ImageryReadError(f"{self.path}: cannot read window {window} ({exc})") from exc
         valid: npt.NDArray[np.bool_] = np.asarray(~np.ma.getmaskarray(data).any(axis=0))
         return to_uint8(np.ma.getdata(data), self.stretch), valid
+
+
+def _resampling(scale: float) -> Resampling:
+    """Averaging when reading coarser than native, bilinear when finer, none at native."""
+    if scale > 1:
+        return Resampling.average
+    return Resampling.bilinear if scale < 1 else Resampling.nearest

@@ -8,7 +8,8 @@ state. Alerts already stored are never changed by this (their review belongs to 
 new ones get an outbox row per sink in the same transaction.
 
 Detections are read back in grid pixels: a chip's detection set was made at read scale
-`params.read_scale`, so its pixel coordinates are divided by that scale.
+`params.read_scale` (output over grid pixel size), so its pixel coordinates are multiplied by
+that scale.
 Pixel change uses the first three bands of both chips, plus a fourth as NIR when both have it
 (chips keep the band order of their scenes: RGB or RGBN).
 """
@@ -127,7 +128,7 @@ def fingerprint(
 
 
 def grid_detections(store: Store, rec: DetectionSetRecord) -> list[Detection]:
-    """A stored chip detection set in grid pixels (its coordinates divided by its read scale)."""
+    """A stored chip detection set in grid pixels (its coordinates times its read scale)."""
     scale = float(rec.params.get("read_scale", 1.0) or 1.0)
     dets = store.list_detections(rec.id)
     if scale == 1.0:
@@ -136,10 +137,10 @@ def grid_detections(store: Store, rec: DetectionSetRecord) -> list[Detection]:
         replace(
             d,
             box=OrientedBox(
-                d.box.cx / scale,
-                d.box.cy / scale,
-                d.box.length_px / scale,
-                d.box.width_px / scale,
+                d.box.cx * scale,
+                d.box.cy * scale,
+                d.box.length_px * scale,
+                d.box.width_px * scale,
                 d.box.angle_deg,
             ),
         )

@@ -1,8 +1,11 @@
 """Detection over whole scenes or over a site's chips: read tile batches, infer, merge, store,
 and write GeoJSON (WGS84) and GeoPackage (the scene's or site's CRS).
 
-GSD policy: a scene finer than the model's range is read coarser (averaged) down to the range's
-lower end; a scene coarser than the range is refused with the range named, unless forced.
+GSD policy (`ModelInfo.read_scale`): a scene finer than the model's range is read coarser
+(averaged) down to the range's lower end; a scene coarser than the model's working GSD, where it
+declares one, is read interpolated (bilinear) up to it; a scene coarser than the range is refused
+with the range named, unless forced. Detections are in the pixels of the read, and the detection
+set's transform maps them to the scene CRS.
 A detection set's id is the sha256 of its target, model hash and parameters, so running the same
 detection again replaces the stored set instead of adding a second one.
 """
@@ -21,7 +24,7 @@ import numpy.typing as npt
 import shapely
 from affine import Affine
 
-from sitewatch.core.models import ChipRecord, DetectionSet, DetectionSetRecord, Site
+from sitewatch.core.models import GSD_TOLERANCE, ChipRecord, DetectionSet, DetectionSetRecord, Site
 from sitewatch.core.ports import Detector, Store
 from sitewatch.detect.run import DetectOptions, detect_tiled
 from sitewatch.detect.tiling import Tile
@@ -31,8 +34,6 @@ from sitewatch.imagery.pixels import RasterTiles
 from sitewatch.imagery.scenes import read_scene
 from sitewatch.pipeline.progress import Progress, no_progress
 from sitewatch.reports.vector import write_geojson, write_geopackage
-
-GSD_TOLERANCE = 1.05
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class DetectOutcome:
 
 
 def read_scale(gsd_m: float, detector: Detector, force: bool, what: str) -> float:
-    """How much coarser than native to read a raster of `gsd_m` for this detector.
+    """Output over input pixel size to read a raster of `gsd_m` with for this detector.
 
     Raises:
         InputError: the raster is coarser than the model's range and `force` is not set.
@@ -58,7 +59,7 @@ def read_scale(gsd_m: float, detector: Detector, force: bool, what: str) -> floa
             f"{lo:g}-{hi:g} m ({detector.info.model_id}); objects would be too small to see. "
             "Use --force to run anyway"
         )
-    return lo / gsd_m if gsd_m < lo / GSD_TOLERANCE else 1.0
+    return detector.info.read_scale(gsd_m)
 
 
 def detect_raster(

@@ -51,6 +51,8 @@ class TrainConfig(BaseModel):
     version: str
     out: Path
     gsd_range_m: tuple[float, float] = (0.25, 0.6)
+    # the GSD the released model reads imagery at (coarser imagery in range is interpolated up)
+    work_gsd_m: float | None = None
     gsd_levels_m: list[float] = Field(default_factory=lambda: [0.25, 0.3, 0.35, 0.4, 0.5, 0.6])
     crop_px: int = 192
     batch: int = 16
@@ -62,6 +64,7 @@ class TrainConfig(BaseModel):
     threads: int = 2
     generated_probability: float = 0.6
     context_stage: bool = False  # an extra stride-32 stage in the network (see train/model.py)
+    release_note: str | None = None  # printed in the model card (what this release changes)
     continue_from: Path | None = None  # a checkpoint to start from (weights, optimiser, step)
     datasets: list[DatasetConfig]
     backgrounds: list[BackgroundConfig] = Field(default_factory=list)
@@ -73,6 +76,8 @@ class TrainConfig(BaseModel):
         lo, hi = self.gsd_range_m
         if not 0 < lo < hi:
             raise ValueError("gsd_range_m must be (min, max) with 0 < min < max")
+        if self.work_gsd_m is not None and not lo <= self.work_gsd_m <= hi:
+            raise ValueError("work_gsd_m must lie inside gsd_range_m")
         return self
 
 

@@ -8,7 +8,9 @@ IoU of the prediction's axis-aligned envelope with the ground-truth box. AP is t
 101-point interpolated precision-recall curve (COCO); AP50:95 averages IoU 0.50, 0.55, ..., 0.95.
 
 Evaluation images are the held-out frames resampled to the asked GSD (area average and a 0.5 px
-Gaussian PSF, no noise: deterministic). Generated evaluation scenes add generated objects, with a
+Gaussian PSF, no noise: deterministic). Each image is then read for the model as a scene of that
+GSD would be (`ModelInfo.read_scale`: linear interpolation up to the model's working GSD, area
+average down to its range), and the detections are mapped back to the image's pixels. Generated evaluation scenes add generated objects, with a
 fixed seed, to held-out real frames and backgrounds that training never saw.
 """
 
@@ -43,6 +45,7 @@ class EvalImage:
     image: npt.NDArray[np.uint8]
     targets: tuple[Target, ...]
     labelled: frozenset[ObjectClass]
+    gsd_m: float
     generated: bool = False
 
 
@@ -58,6 +61,7 @@ def real_eval_set(images: Sequence[LabelledImage], gsd_m: float) -> list[EvalIma
                 np.clip(pixels, 0, 255).astype(np.uint8),
                 targets_from_labels(item, fx, fy),
                 item.labelled,
+                gsd_m,
             )
         )
     return out
@@ -90,10 +94,34 @@ def generated_eval_set(
                 np.clip(pixels, 0, 255).astype(np.uint8),
                 tuple(targets),
                 labelled | item.labelled,
+                target,
                 True,
             )
         )
     return out
+
+
+def detect_image(item: EvalImage, detector: Detector, options: DetectOptions) -> list[Detection]:
+    """Detections of an evaluation image read at the model's read scale, in the image's pixels."""
+    scale = detector.info.read_scale(item.gsd_m)
+    if scale == 1.0:
+        return detect_array(item.image, detector, options).detections
+    pixels, fx, fy = resample_to_gsd(item.image, item.gsd_m, item.gsd_m * scale, psf_px=0.0)
+    found = detect_array(np.clip(pixels, 0, 255).astype(np.uint8), detector, options).detections
+    return [
+        Detection(
+            d.object_class,
+            d.score,
+            OrientedBox(
+                d.box.cx / fx,
+                d.box.cy / fy,
+                d.box.length_px / fx,
+                d.box.width_px / fx,
+                d.box.angle_deg,
+            ),
+        )
+        for d in found
+    ]
 
 
 def iou(pred: OrientedBox, gt: Target) -> float:
@@ -187,11 +215,11 @@ def evaluate(
     per_class_gts: dict[ObjectClass, dict[int, list[Target]]] = {c: {} for c in ObjectClass}
     counts: dict[ObjectClass, list[tuple[int, int]]] = {c: [] for c in ObjectClass}
     for i, item in enumerate(images):
-        result = detect_array(item.image, detector, options)
+        detections = detect_image(item, detector, options)
         for cls in item.labelled:
             gts = [t for t in item.targets if t.object_class is cls]
             per_class_gts[cls][i] = gts
-            found = [d for d in result.detections if d.object_class is cls]
+            found = [d for d in detections if d.object_class is cls]
             per_class_preds[cls].extend((i, d) for d in found)
             n_pred = sum(1 for d in found if d.score >= operating.get(cls, 0.3))
             counts[cls].append((len(gts), n_pred))

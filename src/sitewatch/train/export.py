@@ -151,6 +151,7 @@ def default_spec(
     gsd_range_m: tuple[float, float],
     thresholds: dict[ObjectClass, float],
     input_px: int = 1024,
+    work_gsd_m: float | None = None,
 ) -> ModelSpec:
     """The spec of a sitewatch model."""
     return ModelSpec(
@@ -163,4 +164,5 @@ def default_spec(
         gsd_range_m[1],
         thresholds,
         2,
+        work_gsd_m=work_gsd_m,
     )

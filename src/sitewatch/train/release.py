@@ -45,8 +45,13 @@ def export_release(
     fp32 = out_dir / f"{stem}.onnx"
     int8 = out_dir / f"{stem}-int8.onnx"
     split = load_split(config)
+    work = config.work_gsd_m
     spec = default_spec(
-        fp32, stem, config.gsd_range_m, {c: OPERATING_THRESHOLD for c in ObjectClass}
+        fp32,
+        stem,
+        config.gsd_range_m,
+        {c: OPERATING_THRESHOLD for c in ObjectClass},
+        work_gsd_m=work,
     )
     export_onnx(checkpoint, fp32, spec)
     reports = training_split_reports(fp32, split)
@@ -56,14 +61,14 @@ def export_release(
         "operating thresholds (best F1 on the training split): "
         + ", ".join(f"{c.value} {t:.2f}" for c, t in thresholds.items())
     )
-    spec = default_spec(fp32, stem, config.gsd_range_m, thresholds)
+    spec = default_spec(fp32, stem, config.gsd_range_m, thresholds, work_gsd_m=work)
     write_spec(fp32, spec)
     log(f"exported {fp32}")
     source = SampleSource(
         split.train[::3], split.train_backgrounds, [0.3, 0.5], config.crop_px, seed=99
     )
     crops = [source.sample().image for _ in range(CALIBRATION_CROPS)]
-    int8_spec = default_spec(int8, f"{stem}-int8", config.gsd_range_m, thresholds)
+    int8_spec = default_spec(int8, f"{stem}-int8", config.gsd_range_m, thresholds, work_gsd_m=work)
     log(f"quantising {int8}")
     quantize_int8(fp32, int8, int8_spec, crops)
     log(f"quantised {int8}")
@@ -146,6 +151,15 @@ CALIBRATION_NOTE = (
 )
 
 
+def _work_text(work_gsd_m: float | None) -> str:
+    if work_gsd_m is None:
+        return "imagery "
+    return (
+        f"imagery coarser than the working GSD {work_gsd_m:g} m is interpolated (bilinear) up to "
+        "it on read, so that a vehicle spans the pixels the network resolves best; imagery "
+    )
+
+
 def model_card(
     config: TrainConfig,
     stem: str,
@@ -157,6 +171,7 @@ def model_card(
 ) -> str:
     """The Markdown model card; `command` is how the release was made."""
     made_by = f"\n  Made by: `{command}`." if command else ""
+    note = f"\n- **Release note:** {config.release_note}" if config.release_note else ""
     thresholds_text = ", ".join(f"{c.value} {t:.2f}" for c, t in thresholds.items())
     continued = (
         f" Continued from the checkpoint `{config.continue_from.parent.name}/"
@@ -201,7 +216,8 @@ def model_card(
   weights; heads kept in float). Inputs: float32 RGB 0-255, (N, 3, H, W), H and W multiples of 32.
   Outputs: `peaks` (N, 5, H/2, W/2) class scores at local maxima; `boxes` (N, 6, H/2, W/2).
 - **GSD range:** {config.gsd_range_m[0]}-{config.gsd_range_m[1]} m. Finer imagery is averaged
-  down to {config.gsd_range_m[0]} m on read; coarser imagery is refused unless forced.
+  down to {config.gsd_range_m[0]} m on read; {_work_text(config.work_gsd_m)}coarser than the
+  range is refused unless forced.
 - **Operating thresholds:** {thresholds_text}: per class, the score of best F1 at IoU 0.5 on
   the *training* split (real frames and generated objects, 0.3 m and 0.5 m), never on the
   validation split.
@@ -211,7 +227,7 @@ def model_card(
 - **Compute:** {gflops:.2f} GFLOPs per megapixel of input (convolutions, multiply-add = 2 FLOPs).
 - **Training:** from scratch (no pretrained weights), {steps} steps of {config.batch} crops of
   {config.crop_px} px, AdamW, on the CPU.{continued} Last configuration: peak learning rate
-  {config.lr}, generated objects in {config.generated_probability:.0%} of crops.{made_by}
+  {config.lr}, generated objects in {config.generated_probability:.0%} of crops.{made_by}{note}
 
 ## Training data
 
@@ -253,6 +269,7 @@ random frames. Details and PR curves: `benchmarks/results/detector/` (fp32) and
   resampled to satellite GSD: parking lots, deserts and snow are not represented.
 - Orientation of real vehicles is learned only through their axis-aligned boxes (the box's
   envelope is supervised); oriented supervision comes from generated objects.
-- Long objects (cranes, rail cars) are weak: the encoder sees about 150 px around a centre, less
-  than a 40-90 m crane at 0.3 m. Trust counts of small vehicles at 0.3 m most, at 0.5 m less.
+- Long objects are weak: the encoder sees about 150 px around a centre, less than a 40-90 m
+  crane at 0.3 m, and no crane is found. Large vehicles (trucks, tankers, buses) are found at
+  low recall. Trust counts of small vehicles most.
 """
