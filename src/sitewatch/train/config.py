@@ -64,6 +64,8 @@ class TrainConfig(BaseModel):
     threads: int = 2
     generated_probability: float = 0.6
     context_stage: bool = False  # an extra stride-32 stage in the network (see train/model.py)
+    # train on crops read as inference reads them: coarser levels interpolated up to work_gsd_m
+    train_at_work_gsd: bool = False
     release_note: str | None = None  # printed in the model card (what this release changes)
     continue_from: Path | None = None  # a checkpoint to start from (weights, optimiser, step)
     datasets: list[DatasetConfig]
@@ -78,6 +80,8 @@ class TrainConfig(BaseModel):
             raise ValueError("gsd_range_m must be (min, max) with 0 < min < max")
         if self.work_gsd_m is not None and not lo <= self.work_gsd_m <= hi:
             raise ValueError("work_gsd_m must lie inside gsd_range_m")
+        if self.train_at_work_gsd and self.work_gsd_m is None:
+            raise ValueError("train_at_work_gsd needs work_gsd_m")
         return self
 
 

@@ -8,6 +8,12 @@ come from the frames themselves and from generated objects. Photometric augmenta
 gain and offset, haze, Gaussian noise, JPEG re-encoding. Pixels outside the frame (crops larger
 than a frame) are padded and masked out of the loss. Classes that a frame does not label (vehicles
 on a pure background) are masked out of the heatmap loss for that sample.
+
+With a working GSD (`work_gsd_m`, the GSD the released model reads imagery at), a crop from a
+level coarser than it is cut at the level's GSD (covering the same ground as a crop at the
+working GSD), generated objects are drawn there, and the crop is then interpolated up to the
+working GSD exactly as inference reads such imagery. The network thus always sees objects at
+the working scale, sharp or blurred by the coarser sensor.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -91,8 +98,10 @@ class SampleSource:
         crop_px: int,
         generated_probability: float = 0.6,
         seed: int = 0,
+        work_gsd_m: float | None = None,
     ) -> None:
         self.crop_px = crop_px
+        self.work_gsd_m = work_gsd_m
         self.generated_probability = generated_probability
         self.rng = np.random.default_rng(seed)
         self.levels: list[_Level] = []
@@ -120,7 +129,25 @@ class SampleSource:
         """One augmented crop."""
         rng = self.rng
         level = self.levels[int(rng.choice(len(self.levels), p=self.weights))]
-        c = self.crop_px
+        work = self.work_gsd_m
+        up = work is not None and level.gsd_m > work * 1.05
+        c = math.ceil(self.crop_px * work / level.gsd_m) if up and work else self.crop_px
+        crop, targets, valid = self._cut(level, c)
+        if up and work:
+            crop, targets, valid = _to_work_gsd(crop, targets, valid, level.gsd_m, work)
+            c = self.crop_px
+            crop, valid = _fit(crop, c), _fit(valid, c)
+            targets = [t for t in targets if t.box.cx < c and t.box.cy < c]
+        turned, targets, valid = _geometric(crop, targets, valid, rng)
+        image = _photometric(turned, rng)
+        labelled = np.array([cls in level.labelled for cls in CLASSES])
+        return Sample(image, tuple(targets), valid, labelled)
+
+    def _cut(
+        self, level: _Level, c: int
+    ) -> tuple[npt.NDArray[np.float32], list[Target], npt.NDArray[np.bool_]]:
+        """A c x c crop of a level, with its targets and generated objects drawn at its GSD."""
+        rng = self.rng
         _, rows, cols = level.image.shape
         y0 = int(rng.integers(0, max(1, rows - c + 1)))
         x0 = int(rng.integers(0, max(1, cols - c + 1)))
@@ -144,10 +171,44 @@ class SampleSource:
             targets += [Target(cls, box, True) for cls, box in drawn]
             crop[:, ~valid] = crop[:, valid].mean(axis=1)[:, None] if valid.any() else 0
             targets = [t for t in targets if valid[_clip(t.box.cy, c), _clip(t.box.cx, c)]]
-        turned, targets, valid = _geometric(crop, targets, valid, rng)
-        image = _photometric(turned, rng)
-        labelled = np.array([cls in level.labelled for cls in CLASSES])
-        return Sample(image, tuple(targets), valid, labelled)
+        return crop, targets, valid
+
+
+def _fit(array: npt.NDArray[Any], c: int) -> npt.NDArray[Any]:
+    """The top-left c x c of an image or mask, zero-padded where it falls short."""
+    out = np.zeros((*array.shape[:-2], c, c), dtype=array.dtype)
+    part = array[..., :c, :c]
+    out[..., : part.shape[-2], : part.shape[-1]] = part
+    return out
+
+
+def _to_work_gsd(
+    crop: npt.NDArray[np.float32],
+    targets: list[Target],
+    valid: npt.NDArray[np.bool_],
+    gsd_m: float,
+    work_gsd_m: float,
+) -> tuple[npt.NDArray[np.float32], list[Target], npt.NDArray[np.bool_]]:
+    """A crop at `gsd_m` interpolated (linear, as on read) up to `work_gsd_m`, with its targets."""
+    pixels, fx, fy = resample_to_gsd(crop, gsd_m, work_gsd_m, psf_px=0.0)
+    rows, cols = pixels.shape[1:]
+    ri = np.minimum((np.arange(rows) / fy).astype(int), valid.shape[0] - 1)
+    ci = np.minimum((np.arange(cols) / fx).astype(int), valid.shape[1] - 1)
+    moved = [
+        Target(
+            t.object_class,
+            OrientedBox(
+                t.box.cx * fx,
+                t.box.cy * fy,
+                t.box.length_px * fx,
+                t.box.width_px * fx,
+                t.box.angle_deg,
+            ),
+            t.oriented,
+        )
+        for t in targets
+    ]
+    return pixels.astype(np.float32), moved, valid[np.ix_(ri, ci)]
 
 
 def _clip(v: float, n: int) -> int:

@@ -71,6 +71,7 @@ def train(config: TrainConfig, log: Log) -> Path:
         config.crop_px,
         config.generated_probability,
         seed=config.seed + step,
+        work_gsd_m=config.work_gsd_m if config.train_at_work_gsd else None,
     )
     model.train()
     started, window = time.perf_counter(), 0
