@@ -46,7 +46,7 @@ eval-detector: venv
 
 # Score calibration of the default model on its training split (needs ../shared/data).
 calibrate-detector: venv
-	$(BIN)/sitewatch calibrate-detector --config configs/train-det.yaml --also models/sitewatch-det-0.2.0-int8.onnx
+	$(BIN)/sitewatch calibrate-detector --config configs/train-det.yaml --also models/sitewatch-det-0.3.0-int8.onnx
 
 # Pixel-change quality on the shared LEVIR-CD, DSIFN and OSCD pairs; writes benchmarks/results/change.
 eval-change: venv
@@ -58,6 +58,7 @@ bench-alerts: venv
 
 # Train the default detector from scratch on the CPU (resumes), export it into models/.
 train-detector: venv
+	$(BIN)/sitewatch train configs/train-det-0.2.0.yaml
 	$(BIN)/sitewatch train configs/train-det.yaml --export-to models
 
 clean:

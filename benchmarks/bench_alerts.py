@@ -35,7 +35,7 @@ from sitewatch.simulate.series import simulate_series
 from sitewatch.store.sqlite import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL = ROOT / "models" / "sitewatch-det-0.2.0.onnx"
+MODEL = ROOT / "models" / "sitewatch-det-0.3.0.onnx"
 PACK = ROOT / "examples" / "rules" / "launch-preparation.yaml"
 
 

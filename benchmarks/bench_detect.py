@@ -192,8 +192,8 @@ def main() -> int:
 
         build(CACHE)
     models = {
-        "sitewatch fp32": MODELS / "sitewatch-det-0.2.0.onnx",
-        "sitewatch int8": MODELS / "sitewatch-det-0.2.0-int8.onnx",
+        "sitewatch fp32": MODELS / "sitewatch-det-0.3.0.onnx",
+        "sitewatch int8": MODELS / "sitewatch-det-0.3.0-int8.onnx",
         "YOLOv8-style baseline fp32": baseline,
     }
     peak = matmul_peak_gflops()

@@ -26,7 +26,7 @@ MODELS = Path(__file__).resolve().parents[2] / "models"
 pytestmark = pytest.mark.real_data
 
 
-@pytest.mark.parametrize("name", ["sitewatch-det-0.2.0.onnx", "sitewatch-det-0.2.0-int8.onnx"])
+@pytest.mark.parametrize("name", ["sitewatch-det-0.3.0.onnx", "sitewatch-det-0.3.0-int8.onnx"])
 def test_default_model_counts_cars_of_a_held_out_place(name: str) -> None:
     kit = require_shared(SHARED_DATA / "kit_ais_aerial_cars")
     images = load_yolo(kit / "images", kit / "labels", kit / "aerial.names", class_map("kit"), 0.13)
@@ -42,7 +42,7 @@ def test_default_model_counts_cars_of_a_held_out_place(name: str) -> None:
 
 def test_default_model_on_a_georeferenced_naip_tile() -> None:
     tile = require_shared(JOPLIN / "pre") / "tile_1361-10160.tif"
-    detector = load_detector(MODELS / "sitewatch-det-0.2.0-int8.onnx")
+    detector = load_detector(MODELS / "sitewatch-det-0.3.0-int8.onnx")
     dset = detect_raster(tile, 0.6, detector, DetectOptions())
     mapped = to_map(dset)
     assert dset.crs is not None

@@ -19,7 +19,7 @@ from sitewatch.errors import ConfigError, NotFoundError
 from sitewatch.pipeline.detect import DetectOutcome, detect_scene, detect_site
 
 REPO_MODELS = Path(__file__).resolve().parents[3] / "models"
-DEFAULT_MODEL = "sitewatch-det-0.2.0.onnx"
+DEFAULT_MODEL = "sitewatch-det-0.3.0.onnx"
 MODEL_OPT = typer.Option(
     None, "--model", help="ONNX model or registration YAML (default: the bundled model)"
 )

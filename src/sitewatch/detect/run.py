@@ -1,15 +1,17 @@
 """Running a Detector over an image of any size, tile batch by tile batch; pure (reads come in
 through a callable), so memory is bounded by one batch of tiles whatever the image size.
 
-Tiles with no valid pixel, or whose valid pixels are all one value (empty), are skipped and
-counted. Invalid pixels inside a tile are set to 0 before inference. Detections are merged by tile
+Tiles are read one batch ahead on a worker thread while the model runs. Tiles with no valid
+pixel, or whose valid pixels are all one value (empty), are skipped and counted. Invalid pixels inside a tile are set to 0 before inference. Detections are merged by tile
 ownership; then duplicates of long objects are suppressed among the detections whose centres lie
 near a core edge shared by two tiles (the only place a second copy can come from).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,8 +95,7 @@ def detect_tiled(
                 (near if _near_inner_edge(tile, d, band, rows, cols) else owned).append(d)
         pending.clear()
 
-    for done, tile in enumerate(tiles, 1):
-        pixels, valid = read_tile(tile)
+    for done, (tile, (pixels, valid)) in enumerate(_prefetched(tiles, read_tile, options.batch), 1):
         if not valid.any() or _is_empty(pixels, valid):
             skipped += 1
         else:
@@ -109,6 +110,31 @@ def detect_tiled(
     flush()
     kept = owned + suppress_duplicates(near, options.nms_iou)
     return TiledResult(kept, run, skipped, tile_px)
+
+
+def _prefetched(
+    tiles: Sequence[Tile], read_tile: ReadTile, depth: int
+) -> Iterator[tuple[Tile, tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_]]]]:
+    """(tile, pixels) in tile order, reading up to `depth` tiles ahead on one worker thread.
+
+    GDAL reads (and decompression) release the GIL, so the next batch is read while the model
+    runs on the current one. Memory grows by at most `depth` tiles; reads stay sequential, on
+    one thread, so one dataset handle serves them.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tile-read") as pool:
+        ahead: deque[tuple[Tile, Future[tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_]]]]]
+        ahead = deque()
+        queue = iter(tiles)
+        for tile in queue:
+            ahead.append((tile, pool.submit(read_tile, tile)))
+            if len(ahead) >= depth:
+                break
+        while ahead:
+            tile, future = ahead.popleft()
+            following = next(queue, None)
+            if following is not None:
+                ahead.append((following, pool.submit(read_tile, following)))
+            yield tile, future.result()
 
 
 def _near_inner_edge(tile: Tile, d: Detection, band: int, rows: int, cols: int) -> bool:
