@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sitewatch.core.models import Detection, ObjectClass, OrientedBox
-from sitewatch.detect.merge import suppress_duplicates, suppress_inner_peaks
+from sitewatch.detect.merge import inner_peak_keep, suppress_duplicates
 from sitewatch.detect.run import DetectOptions, detect_array
 from sitewatch.detect.tiling import tile_image
 from sitewatch.errors import ConfigError
@@ -115,6 +115,16 @@ def test_suppression_keeps_other_classes_and_separate_objects() -> None:
     assert suppress_duplicates([dup, far, a, other_class]) == [a, other_class, far]
 
 
+def _suppress_inner_peaks(detections: list[Detection]) -> list[Detection]:
+    """Detections in decreasing score order, minus those `inner_peak_keep` drops."""
+    ds = sorted(detections, key=lambda d: (-d.score, d.box.cx, d.box.cy))
+    cols = np.array(
+        [(d.box.cx, d.box.cy, d.box.length_px, d.box.width_px, d.box.angle_deg) for d in ds]
+    )
+    keep = inner_peak_keep(np.array([d.object_class.value for d in ds]), *cols.T)
+    return [d for d, k in zip(ds, keep.tolist(), strict=True) if k]
+
+
 def test_inner_peaks_of_a_long_object_are_dropped_neighbours_kept() -> None:
     def box(x: float, y: float, s: float, cls: ObjectClass = ObjectClass.RAIL_CAR) -> Detection:
         return Detection(cls, s, OrientedBox(x, y, 40, 6, 30.0))
@@ -126,6 +136,6 @@ def test_inner_peaks_of_a_long_object_are_dropped_neighbours_kept() -> None:
     nxt = box(100 + 42 * np.cos(np.radians(30)), 100 + 42 * np.sin(np.radians(30)), 0.5)
     beside = box(100 - 7 * np.sin(np.radians(30)), 100 + 7 * np.cos(np.radians(30)), 0.95)
     other = box(101, 100, 0.4, ObjectClass.CONTAINER)
-    kept = suppress_inner_peaks([copy, nxt, other, car, beside])
+    kept = _suppress_inner_peaks([copy, nxt, other, car, beside])
     assert kept == [beside, car, nxt, other]
-    assert suppress_inner_peaks(kept) == kept
+    assert _suppress_inner_peaks(kept) == kept

@@ -276,6 +276,14 @@ class OrientedBox:
             float(pts[:, 1].max()),
         )
 
+    def scaled(self, fx: float, fy: float | None = None) -> OrientedBox:
+        """The box in pixels `fx` (and `fy`, default `fx`) times the size: centre scaled per axis,
+        sides by `fx` (the resampling of a raster is near-isotropic)."""
+        fy = fx if fy is None else fy
+        return OrientedBox(
+            self.cx * fx, self.cy * fy, self.length_px * fx, self.width_px * fx, self.angle_deg
+        )
+
 
 @dataclass(frozen=True)
 class Detection:

@@ -4,10 +4,10 @@
 cut by a border are thus kept once, by the tile that sees them whole). `suppress_duplicates` is a
 class-wise non-maximum suppression on oriented-box IoU: it removes the second copy of an object
 longer than the overlap, which two tiles may both see with centres on either side of a core edge.
-`suppress_inner_peaks` drops a detection whose centre lies inside a higher-scored box of the same
-class: a centre heatmap of a long object (a rail car, a truck) can have several local maxima
-along its axis, each decoding to a copy of the same box. Vectorised, so cheap on dense tiles.
-All three are idempotent and independent of input order (ties broken by position).
+`inner_peak_keep` (used by the centre-heatmap decode, on arrays) drops a detection whose centre
+lies inside a higher-scored box of the same class: a centre heatmap of a long object (a rail car,
+a truck) can have several local maxima along its axis, each decoding to a copy of the same box.
+Vectorised, so cheap on dense tiles. All three are idempotent and independent of input order (ties broken by position).
 """
 
 from __future__ import annotations
@@ -82,19 +82,6 @@ def suppress_duplicates(detections: Sequence[Detection], iou: float = 0.5) -> li
             if (union > 0 and inter / union > iou) or (smaller > 0 and inter / smaller > 0.8):
                 removed[j] = True
     return [detections[i] for i in keep]
-
-
-def suppress_inner_peaks(detections: Sequence[Detection]) -> list[Detection]:
-    """Detections minus those whose centre lies inside a higher-scored same-class box."""
-    ds = sorted(detections, key=lambda d: (-d.score, d.box.cx, d.box.cy))
-    if len(ds) < 2:
-        return ds
-    cols = np.array(
-        [(d.box.cx, d.box.cy, d.box.length_px, d.box.width_px, d.box.angle_deg) for d in ds]
-    )
-    classes = np.array([d.object_class.value for d in ds])
-    keep = inner_peak_keep(classes, *cols.T)
-    return [d for d, k in zip(ds, keep.tolist(), strict=True) if k]
 
 
 def inner_peak_keep(

@@ -1,10 +1,11 @@
 """Running a Detector over an image of any size, tile batch by tile batch; pure (reads come in
-through a callable), so memory is bounded by one batch of tiles whatever the image size.
+through a callable), so memory is bounded by two batches of tiles whatever the image size.
 
 Tiles are read one batch ahead on a worker thread while the model runs. Tiles with no valid
-pixel, or whose valid pixels are all one value (empty), are skipped and counted. Invalid pixels inside a tile are set to 0 before inference. Detections are merged by tile
-ownership; then duplicates of long objects are suppressed among the detections whose centres lie
-near a core edge shared by two tiles (the only place a second copy can come from).
+pixel, or whose valid pixels are all one value (empty), are skipped and counted. Invalid pixels
+inside a tile are set to 0 before inference. Detections are merged by tile ownership; then
+duplicates of long objects are suppressed among the detections whose centres lie near a core edge
+shared by two tiles (the only place a second copy can come from).
 """
 
 from __future__ import annotations

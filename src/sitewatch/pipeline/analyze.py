@@ -47,7 +47,6 @@ from sitewatch.core.models import (
     Detection,
     DetectionSetRecord,
     ObjectClass,
-    OrientedBox,
     QualityThresholds,
     Site,
     SiteGrid,
@@ -133,19 +132,7 @@ def grid_detections(store: Store, rec: DetectionSetRecord) -> list[Detection]:
     dets = store.list_detections(rec.id)
     if scale == 1.0:
         return dets
-    return [
-        replace(
-            d,
-            box=OrientedBox(
-                d.box.cx * scale,
-                d.box.cy * scale,
-                d.box.length_px * scale,
-                d.box.width_px * scale,
-                d.box.angle_deg,
-            ),
-        )
-        for d in dets
-    ]
+    return [replace(d, box=d.box.scaled(scale)) for d in dets]
 
 
 def _lonlat(grid: SiteGrid, xy: npt.NDArray[np.float64]) -> list[tuple[float, float]]:

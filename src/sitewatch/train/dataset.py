@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from sitewatch.core.models import ObjectClass, OrientedBox
+from sitewatch.core.models import GSD_TOLERANCE, ObjectClass, OrientedBox
 from sitewatch.imagery.pixels import read_image
 from sitewatch.train.degrade import resample_to_gsd
 from sitewatch.train.labels import LabelledImage, box_size_px, polygon_angle_deg
@@ -130,10 +130,10 @@ class SampleSource:
         rng = self.rng
         level = self.levels[int(rng.choice(len(self.levels), p=self.weights))]
         work = self.work_gsd_m
-        up = work is not None and level.gsd_m > work * 1.05
-        c = math.ceil(self.crop_px * work / level.gsd_m) if up and work else self.crop_px
-        crop, targets, valid = self._cut(level, c)
-        if up and work:
+        if work is None or level.gsd_m <= work * GSD_TOLERANCE:  # read native, as inference does
+            crop, targets, valid = self._cut(level, self.crop_px)
+        else:
+            crop, targets, valid = self._cut(level, math.ceil(self.crop_px * work / level.gsd_m))
             crop, targets, valid = _to_work_gsd(crop, targets, valid, level.gsd_m, work)
             c = self.crop_px
             crop, valid = _fit(crop, c), _fit(valid, c)
@@ -194,21 +194,8 @@ def _to_work_gsd(
     rows, cols = pixels.shape[1:]
     ri = np.minimum((np.arange(rows) / fy).astype(int), valid.shape[0] - 1)
     ci = np.minimum((np.arange(cols) / fx).astype(int), valid.shape[1] - 1)
-    moved = [
-        Target(
-            t.object_class,
-            OrientedBox(
-                t.box.cx * fx,
-                t.box.cy * fy,
-                t.box.length_px * fx,
-                t.box.width_px * fx,
-                t.box.angle_deg,
-            ),
-            t.oriented,
-        )
-        for t in targets
-    ]
-    return pixels.astype(np.float32), moved, valid[np.ix_(ri, ci)]
+    moved = [Target(t.object_class, t.box.scaled(fx, fy), t.oriented) for t in targets]
+    return pixels, moved, valid[np.ix_(ri, ci)]
 
 
 def _clip(v: float, n: int) -> int:

@@ -10,14 +10,15 @@ IoU of the prediction's axis-aligned envelope with the ground-truth box. AP is t
 Evaluation images are the held-out frames resampled to the asked GSD (area average and a 0.5 px
 Gaussian PSF, no noise: deterministic). Each image is then read for the model as a scene of that
 GSD would be (`ModelInfo.read_scale`: linear interpolation up to the model's working GSD, area
-average down to its range), and the detections are mapped back to the image's pixels. Generated evaluation scenes add generated objects, with a
-fixed seed, to held-out real frames and backgrounds that training never saw.
+average down to its range), and the detections are mapped back to the image's pixels. Generated
+evaluation scenes add generated objects, with a fixed seed, to held-out real frames and
+backgrounds that training never saw.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -108,20 +109,7 @@ def detect_image(item: EvalImage, detector: Detector, options: DetectOptions) ->
         return detect_array(item.image, detector, options).detections
     pixels, fx, fy = resample_to_gsd(item.image, item.gsd_m, item.gsd_m * scale, psf_px=0.0)
     found = detect_array(np.clip(pixels, 0, 255).astype(np.uint8), detector, options).detections
-    return [
-        Detection(
-            d.object_class,
-            d.score,
-            OrientedBox(
-                d.box.cx / fx,
-                d.box.cy / fy,
-                d.box.length_px / fx,
-                d.box.width_px / fx,
-                d.box.angle_deg,
-            ),
-        )
-        for d in found
-    ]
+    return [replace(d, box=d.box.scaled(1 / fx, 1 / fy)) for d in found]
 
 
 def iou(pred: OrientedBox, gt: Target) -> float:
