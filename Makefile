@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test lint typecheck imports pytest bench bench-detect eval-detector calibrate-detector eval-change bench-alerts train-detector clean
+.PHONY: venv demo test lint typecheck imports pytest bench bench-detect eval-detector calibrate-detector eval-change bench-alerts train-detector train-change clean
 
 venv: $(STAMP)
 
@@ -60,6 +60,9 @@ bench-alerts: venv
 train-detector: venv
 	$(BIN)/sitewatch train configs/train-det-0.2.0.yaml
 	$(BIN)/sitewatch train configs/train-det.yaml --export-to models
+
+train-change: venv
+	$(BIN)/sitewatch train-change configs/train-change.yaml --export-to models
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

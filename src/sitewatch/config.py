@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     coreg_min_confidence: float = Field(default=0.3, ge=0, le=1)
     coreg_max_shift_px: float = Field(default=32.0, gt=0)
     model: Path | None = Field(default=None, description="detector model or registration YAML")
+    change_model: Path | None = Field(
+        default=None,
+        description="learned pixel-change model (default: the bundled one; 'none' for the "
+        "unsupervised test only)",
+    )
     rules: Path | None = Field(
         default=None, description="rule pack YAML, or a folder of them (default: bundled packs)"
     )

@@ -92,3 +92,52 @@ def yolo_graph(
     model.ir_version = 8
     onnx.save(model, str(path))
     return path
+
+
+def change_graph(
+    path: Path,
+    metadata: str | None = None,
+    out_channels: int = 1,
+) -> Path:
+    """A change model as ONNX: probability = sigmoid(mean over bands of |after - before| / 10 - 3),
+    so a pixel whose bands differ by 30 or more (of 255) is changed. `out_channels` other than 1
+    gives a malformed output; `metadata` is stored under `sitewatch-change` when given."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    scale = numpy_helper.from_array(np.array([0.1], dtype=np.float32), "scale")
+    bias = numpy_helper.from_array(np.array([-3.0], dtype=np.float32), "bias")
+    nodes = [
+        helper.make_node("Sub", ["after", "before"], ["d"]),
+        helper.make_node("Abs", ["d"], ["ad"]),
+        helper.make_node("ReduceMean", ["ad"], ["m"], axes=[1], keepdims=1),
+        helper.make_node("Mul", ["m", "scale"], ["s"]),
+        helper.make_node("Add", ["s", "bias"], ["z"]),
+        helper.make_node("Sigmoid", ["z"], ["p"]),
+    ]
+    if out_channels == 1:
+        nodes.append(helper.make_node("Identity", ["p"], ["change"]))
+    else:
+        nodes.append(helper.make_node("Concat", ["p"] * out_channels, ["change"], axis=1))
+    dims = ["n", 3, "h", "w"]
+    graph = helper.make_graph(
+        nodes,
+        "change-like",
+        [
+            helper.make_tensor_value_info("before", TensorProto.FLOAT, dims),
+            helper.make_tensor_value_info("after", TensorProto.FLOAT, dims),
+        ],
+        [helper.make_tensor_value_info("change", TensorProto.FLOAT, ["n", out_channels, "h", "w"])],
+        initializer=[scale, bias],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    if metadata is not None:
+        helper.set_model_props(model, {"sitewatch-change": metadata})
+    onnx.save(model, str(path))
+    return path
+
+
+CHANGE_META = (
+    '{"model_id": "test-change", "gsd_range_m": [0.3, 1.0], "work_gsd_m": 0.5, "threshold": 0.5}'
+)

@@ -244,3 +244,40 @@ def test_reimported_zones_keep_quality_and_changed_zones_are_judged_again(
         con.execute("SELECT count(*) FROM observations WHERE reason LIKE 'no scene%'").fetchone()[0]
         == 0
     )
+
+
+@pytest.mark.parametrize(
+    ("setting", "method"),
+    [
+        ("learned", "learned"),
+        ("out-of-range", "robust-standardised"),
+        ("none", "robust-standardised"),
+    ],
+)
+def test_pixel_change_uses_the_learned_model_where_the_gsd_is_in_its_range(
+    cli: Callable[..., Any],
+    tmp_path: Path,
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    setting: str,
+    method: str,
+) -> None:
+    from tests.detect.fakes import CHANGE_META, change_graph
+
+    if setting == "none":
+        monkeypatch.setenv("SITEWATCH_CHANGE_MODEL", "none")
+    else:
+        meta = CHANGE_META if setting == "learned" else CHANGE_META.replace("[0.3, 1.0]", "[2, 10]")
+        monkeypatch.setenv(
+            "SITEWATCH_CHANGE_MODEL", str(change_graph(tmp_path / "change.onnx", meta))
+        )
+    plans = campaign(n=5, event_at=3)
+    model = prepare(cli, tmp_path, plans)
+    r = cli("run", "--model", str(model))
+    assert r.code == 0, r.err
+    rows = _db(home).execute("SELECT changed_fraction, params FROM pixel_changes").fetchall()
+    assert rows
+    assert {json.loads(row["params"])["method"].split(" ")[0] for row in rows} == {method}
+    if setting == "learned":
+        # the generated model marks the painted objects that arrive: some zone changed
+        assert max(row["changed_fraction"] for row in rows) > 0

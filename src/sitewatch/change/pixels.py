@@ -143,10 +143,53 @@ def detect_change(
     threshold = max(otsu_threshold(d), options.min_distance)
     changed = (dist > threshold) & judged
     changed = ndimage.median_filter(changed.astype(np.uint8), size=3).astype(bool) & judged
-    if options.min_area_px > 1 and changed.any():
-        labels, n = ndimage.label(changed)
-        sizes = ndimage.sum(changed, labels, index=np.arange(1, n + 1))
-        keep = np.zeros(n + 1, dtype=bool)
-        keep[1:] = sizes >= options.min_area_px
-        changed = keep[labels]
-    return ChangeMap(changed, dist, vegetation)
+    return ChangeMap(drop_small(changed, options.min_area_px), dist, vegetation)
+
+
+def drop_small(changed: npt.NDArray[np.bool_], min_area_px: int) -> npt.NDArray[np.bool_]:
+    """`changed` without its connected components smaller than `min_area_px`."""
+    if min_area_px <= 1 or not changed.any():
+        return changed
+    labels, n = ndimage.label(changed)
+    sizes = ndimage.sum(changed, labels, index=np.arange(1, n + 1))
+    keep = np.zeros(n + 1, dtype=bool)
+    keep[1:] = sizes >= min_area_px
+    out: npt.NDArray[np.bool_] = keep[labels]
+    return out
+
+
+def change_from_probability(
+    probability: F32, valid: npt.NDArray[np.bool_], threshold: float, min_area_px: int
+) -> ChangeMap:
+    """The change mask of a learned model's probability map: above `threshold`, inside `valid`,
+    components of at least `min_area_px` pixels. `distance` carries the probability."""
+    changed = drop_small((probability > threshold) & valid, min_area_px)
+    return ChangeMap(changed, probability.astype(np.float32), np.zeros(valid.shape, dtype=bool))
+
+
+def to_byte_range(image: npt.NDArray[Any], valid: npt.NDArray[np.bool_]) -> F32:
+    """Float pixels 0-255 for a learned model: 8-bit data as it is; other types stretched per
+    band between the 0.5th and 99.5th percentiles of the valid pixels."""
+    if image.dtype == np.uint8:
+        return image.astype(np.float32)
+    out = np.empty(image.shape, dtype=np.float32)
+    for b in range(image.shape[0]):
+        band = image[b].astype(np.float32)
+        v = band[valid] if valid.any() else band.ravel()
+        lo, hi = np.percentile(v, [0.5, 99.5]) if v.size else (0.0, 1.0)
+        out[b] = np.clip((band - lo) / max(float(hi - lo), 1e-6), 0, 1) * 255
+    return out
+
+
+def pixel_scores(tp: int, fp: int, fn: int) -> dict[str, float]:
+    """Precision, recall, F1 and IoU of pooled pixel counts."""
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * p * r / (p + r) if p + r else 0.0
+    iou = tp / (tp + fp + fn) if tp + fp + fn else 0.0
+    return {
+        "precision": round(p, 4),
+        "recall": round(r, 4),
+        "f1": round(f1, 4),
+        "iou": round(iou, 4),
+    }

@@ -12,6 +12,7 @@ from rich.table import Table
 from sitewatch.cli.context import app_context
 from sitewatch.cli.output import console, print_json, progress_bar
 from sitewatch.core.models import ObjectClass
+from sitewatch.detect.changenet import OnnxChangeModel
 from sitewatch.detect.onnx import OnnxDetector, load_detector, load_spec
 from sitewatch.detect.run import DetectOptions
 from sitewatch.detect.taxonomy import parse_object_class
@@ -20,6 +21,7 @@ from sitewatch.pipeline.detect import DetectOutcome, detect_scene, detect_site
 
 REPO_MODELS = Path(__file__).resolve().parents[3] / "models"
 DEFAULT_MODEL = "sitewatch-det-0.3.0.onnx"
+DEFAULT_CHANGE_MODEL = "sitewatch-chg-0.1.0.onnx"
 MODEL_OPT = typer.Option(
     None, "--model", help="ONNX model or registration YAML (default: the bundled model)"
 )
@@ -33,6 +35,19 @@ def resolve_model(model: Path | None, configured: Path | None) -> Path:
     if not path.exists():
         raise NotFoundError(f"model {path}: no such file; pass --model or set SITEWATCH_MODEL")
     return path
+
+
+def load_change_model(configured: Path | None, threads: int = 0) -> OnnxChangeModel | None:
+    """The learned change model: SITEWATCH_CHANGE_MODEL, else the bundled default; None where
+    the setting is `none` (the unsupervised test is used)."""
+    if configured is not None and str(configured).lower() == "none":
+        return None
+    path = configured or REPO_MODELS / DEFAULT_CHANGE_MODEL
+    if not path.exists():
+        raise NotFoundError(
+            f"change model {path}: no such file; set SITEWATCH_CHANGE_MODEL (or 'none')"
+        )
+    return OnnxChangeModel(path, threads)
 
 
 def parse_thresholds(items: list[str]) -> dict[ObjectClass, float]:
@@ -303,3 +318,26 @@ def calibrate_detector(
     for cls, k in knots.items():
         text = ", ".join(f"{s:.2f}->{p:.2f}" for s, p in k[:: max(1, len(k) // 6)])
         console.print(f"  {cls.value}: {text}", highlight=False)
+
+
+def train_change(
+    config: Path = typer.Argument(..., help="change training configuration YAML"),
+    export_to: Path | None = typer.Option(
+        None, "--export-to", help="folder for the ONNX model and card (default: the run folder)"
+    ),
+) -> None:
+    """Train the change model (resumes from the last checkpoint), then export ONNX + card."""
+    from sitewatch.train.change_train import load_change_config, release_change, train_change
+
+    cfg = load_change_config(config)
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    log_path = cfg.out / "train.log"
+
+    def log(message: str) -> None:
+        console.print(message, highlight=False)
+        with log_path.open("a") as f:
+            f.write(message + "\n")
+
+    checkpoint = train_change(cfg, log)
+    for p in release_change(cfg, checkpoint, export_to or cfg.out, log):
+        console.print(f"wrote {p}", highlight=False)

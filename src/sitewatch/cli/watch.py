@@ -12,7 +12,7 @@ from rich.table import Table
 from sitewatch.alerts.policy import review_alert
 from sitewatch.alerts.sinks import AlertSink, JsonlSink, SmtpSink, WebhookSink
 from sitewatch.cli.context import app_context
-from sitewatch.cli.detect import MODEL_OPT, resolve_model
+from sitewatch.cli.detect import MODEL_OPT, load_change_model, resolve_model
 from sitewatch.cli.output import console, print_json, progress_bar
 from sitewatch.config import Settings
 from sitewatch.core.analytics import AlertStatus, alert_to_dict
@@ -88,6 +88,7 @@ def prepare_run(
     thresholds = {cls: spec.threshold(cls) for cls in ObjectClass}
     detector = load_detector(path, threads, score_floor=min(thresholds.values()))
     options = RunOptions(
+        change_model=load_change_model(settings.change_model, threads),
         chips=ChipOptions(
             thresholds=settings.quality_thresholds(),
             min_confidence=settings.coreg_min_confidence,

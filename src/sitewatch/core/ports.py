@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -197,3 +197,17 @@ class Detector(Protocol):
     def predict(self, batch: npt.NDArray[np.uint8]) -> list[list[Detection]]:
         """Detections in tile pixels for each tile of an (N, 3, H, W) batch."""
         ...
+
+
+class ChangeModel(Protocol):
+    """A learned pixel-change model (detect.changenet.OnnxChangeModel)."""
+
+    threshold: float
+
+    def accepts(self, gsd_m: float) -> bool: ...
+
+    def params(self) -> dict[str, Any]: ...
+
+    def probability(
+        self, before: npt.NDArray[Any], after: npt.NDArray[Any], gsd_m: float, force: bool = False
+    ) -> npt.NDArray[np.float32]: ...

@@ -42,6 +42,19 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def open_session(path: Path, threads: int = 0) -> Any:
+    """An onnxruntime CPU session (`threads` intra-op threads, 0: onnxruntime's choice)."""
+    ort = _ort()
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise ModelError(f"{path}: not an ONNX model onnxruntime can load ({exc})") from exc
+
+
 def load_spec(path: Path) -> ModelSpec:
     """The spec of a model file (.onnx with sitewatch metadata) or of a registration (.yaml),
     with the score calibration stored beside the model file, if any."""
@@ -73,20 +86,8 @@ class OnnxDetector:
 
     def __init__(self, spec: ModelSpec, threads: int = 0, score_floor: float | None = None) -> None:
         """`score_floor` replaces every class threshold (for evaluation curves)."""
-        ort = _ort()
         self.spec = spec
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        try:
-            self.session = ort.InferenceSession(
-                str(spec.path), options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:
-            raise ModelError(
-                f"{spec.path}: not an ONNX model onnxruntime can load ({exc})"
-            ) from exc
+        self.session = open_session(spec.path, threads)
         self.sha256 = file_sha256(spec.path)
         self.info = spec.to_info(self.sha256)
         self.thresholds = np.array(

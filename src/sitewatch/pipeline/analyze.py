@@ -32,7 +32,12 @@ from affine import Affine
 from sitewatch.alerts.policy import derive_alerts
 from sitewatch.alerts.sinks import AlertSink
 from sitewatch.change.objects import MatchOptions, match_objects
-from sitewatch.change.pixels import PixelChangeOptions, detect_change
+from sitewatch.change.pixels import (
+    PixelChangeOptions,
+    change_from_probability,
+    detect_change,
+    to_byte_range,
+)
 from sitewatch.core.analytics import (
     Alert,
     ObjectChange,
@@ -52,7 +57,7 @@ from sitewatch.core.models import (
     SiteGrid,
     Zone,
 )
-from sitewatch.core.ports import Store
+from sitewatch.core.ports import ChangeModel, Store
 from sitewatch.detect.calibration import Knots, calibrate
 from sitewatch.geo.crs import WGS84, transform_points
 from sitewatch.imagery.chipread import mask_polygons, read_chip, read_valid_mask
@@ -108,6 +113,7 @@ def fingerprint(
     options: AnalysisOptions,
     sinks: Sequence[str],
     calibration: Mapping[ObjectClass, Knots] | None = None,
+    change_params: Mapping[str, Any] | None = None,
 ) -> str:
     """sha256 of everything a site's analysis is computed from."""
     doc = {
@@ -122,6 +128,7 @@ def fingerprint(
         "options": json.dumps(asdict(options), sort_keys=True, default=str),
         "sinks": sorted(sinks),
         "calibration": sorted((c.value, list(k)) for c, k in (calibration or {}).items()),
+        "change_model": dict(change_params or {}),
     }
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -168,19 +175,32 @@ def analyze_site(
     model_id: str = "",
     no_detections_reason: str = "",
     calibration: Mapping[ObjectClass, Knots] | None = None,
+    change_model: ChangeModel | None = None,
 ) -> SiteAnalysis:
     """Analyse one site (nothing happens when its inputs have not changed since the last time).
 
     Chips without a detection set of the model (`no_detections_reason` says why) still give
-    usable-or-not observations without counts, and pixel change.
+    usable-or-not observations without counts, and pixel change: from `change_model` where the
+    site's GSD lies in its range, else from the unsupervised test of change.pixels.
     """
     site: Site = store.get_site(site_id)
     grid = store.get_grid(site_id)
     chips = sorted(store.list_chips(site_id), key=lambda c: (c.acquired_on, c.key))
     sets = chip_sets(chips, store.list_detection_sets(site_id=site_id), model_sha256)
     quality = store.list_quality(site_id)
+    learned = change_model if change_model and change_model.accepts(grid.gsd_m) else None
+    pixel_params = pixel_change_params(options.pixel, learned)
     fp = fingerprint(
-        site, grid, chips, sets, quality, packs, options, [s.name for s in sinks], calibration
+        site,
+        grid,
+        chips,
+        sets,
+        quality,
+        packs,
+        options,
+        [s.name for s in sinks],
+        calibration,
+        pixel_params,
     )
     result = SiteAnalysis(site_id)
     if store.get_fingerprint(site_id) == fp:
@@ -242,18 +262,32 @@ def analyze_site(
     known = {(c.zone_id, c.before_key, c.after_key): c for c in store.list_pixel_changes(site_id)}
     pixel_changes: list[PixelChange] = []
     cache: dict[str, tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]] = {}
+    probabilities: dict[tuple[str, str], npt.NDArray[np.float32]] = {}
     for zone in site.zones:
         seq = usable_keys[zone.id]
         for a, b in itertools.pairwise(seq):
             key = (zone.id, a.key, b.key)
-            if key in known and known[key].params == options.pixel.to_params():
+            if key in known and known[key].params == pixel_params:
                 pixel_changes.append(known[key])
                 continue
             pixel_changes.append(
-                _pixel_change(site_id, zone.id, a, b, masks[zone.id], grid, options, cache)
+                _pixel_change(
+                    site_id,
+                    zone.id,
+                    a,
+                    b,
+                    masks[zone.id],
+                    grid,
+                    options,
+                    cache,
+                    learned,
+                    probabilities,
+                )
             )
             if len(cache) > 4:
                 cache.clear()
+            if len(probabilities) > 2:
+                probabilities.clear()
 
     zone_names = {z.id: z.name or z.id for z in site.zones}
     scores = score_series(observations, options.baseline, zone_names)
@@ -344,6 +378,8 @@ def _pixel_change(
     grid: SiteGrid,
     options: AnalysisOptions,
     cache: dict[str, tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]],
+    learned: ChangeModel | None,
+    probabilities: dict[tuple[str, str], npt.NDArray[np.float32]],
 ) -> PixelChange:
     for c in (a, b):
         if c.key not in cache:
@@ -358,7 +394,17 @@ def _pixel_change(
         bands.append(3)
         opts = replace(opts, nir_band=len(bands) - 1, red_band=0)
     sub_mask = mask[r0:r1, c0:c1] & va[r0:r1, c0:c1] & vb[r0:r1, c0:c1]
-    cmap = detect_change(da[bands, r0:r1, c0:c1], db[bands, r0:r1, c0:c1], sub_mask, opts)
+    if learned is not None:
+        # the model sees the whole chip pair once (context beyond the zone), then each zone
+        if (a.key, b.key) not in probabilities:
+            both = va & vb
+            probabilities[(a.key, b.key)] = learned.probability(
+                to_byte_range(da[:3], both), to_byte_range(db[:3], both), grid.gsd_m
+            )
+        prob = probabilities[(a.key, b.key)][r0:r1, c0:c1]
+        cmap = change_from_probability(prob, sub_mask, learned.threshold, opts.min_area_px)
+    else:
+        cmap = detect_change(da[bands, r0:r1, c0:c1], db[bands, r0:r1, c0:c1], sub_mask, opts)
     changed = cmap.changed & sub_mask
     judged = int(sub_mask.sum())
     tr = grid.transform
@@ -373,7 +419,14 @@ def _pixel_change(
         round(float(changed.sum()) / judged, 4) if judged else 0.0,
         round(float(changed.sum()) * grid.gsd_m**2, 1),
         mask_polygons(changed, sub_tr, grid.crs),
-        options.pixel.to_params(),
+        pixel_change_params(options.pixel, learned),
+    )
+
+
+def pixel_change_params(options: PixelChangeOptions, learned: ChangeModel | None) -> dict[str, Any]:
+    """The parameters recorded with each pixel-change result."""
+    return (
+        learned.params() | {"min_area_px": options.min_area_px} if learned else options.to_params()
     )
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from sitewatch.alerts.sinks import AlertSink
 from sitewatch.core.analytics import Alert
 from sitewatch.core.models import RunReport
-from sitewatch.core.ports import Detector, Store
+from sitewatch.core.ports import ChangeModel, Detector, Store
 from sitewatch.detect.run import DetectOptions
 from sitewatch.errors import InputError, SitewatchError
 from sitewatch.indicators.rules import RulePack
@@ -40,6 +40,8 @@ class RunOptions:
     detect: DetectOptions = field(default_factory=DetectOptions)
     analysis: AnalysisOptions = field(default_factory=AnalysisOptions)
     delivery: DeliveryOptions = field(default_factory=DeliveryOptions)
+    # a learned pixel-change model, used where a site's GSD is in its range
+    change_model: ChangeModel | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -169,6 +171,7 @@ def _run_site(
         detector.info.model_id,
         skip_reason,
         detector.info.calibration,
+        options.change_model,
     )
     if not analysis.skipped:
         result.sites_analysed.append(site_id)

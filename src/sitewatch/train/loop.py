@@ -13,9 +13,10 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
+from pydantic import BaseModel
 
 from sitewatch.errors import ConfigError
 from sitewatch.train.config import TrainConfig
@@ -27,7 +28,50 @@ from sitewatch.train.model import build_model
 Log = Callable[[str], None]
 
 
-def learning_rate(config: TrainConfig, step: int) -> float:
+class Schedule(Protocol):
+    """What the schedule and the step logic read from a configuration."""
+
+    lr: float
+    steps: int
+    batch: int
+    checkpoint_every: int
+
+
+def optimiser_step(model: Any, opt: Any, loss: torch.Tensor) -> None:
+    """Back-propagate `loss`, clip the gradient norm at 10 and step."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()  # type: ignore[no-untyped-call]
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+    opt.step()
+
+
+class Progress:
+    """Running means of the loss parts between checkpoints, logged with the rate at each one."""
+
+    def __init__(self, config: Schedule, log: Log, unit: str) -> None:
+        self.config, self.log, self.unit = config, log, unit
+        self.started, self.window, self.sums = time.perf_counter(), 0, dict[str, float]()
+
+    def add(self, parts: dict[str, float]) -> None:
+        self.window += 1
+        for k, v in parts.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v
+
+    def due(self, step: int) -> bool:
+        """Whether a checkpoint is due after `step` (then `report` it)."""
+        return step % self.config.checkpoint_every == 0 or step == self.config.steps
+
+    def report(self, step: int) -> None:
+        c, n = self.config, max(1, self.window)
+        rate = self.window * c.batch / (time.perf_counter() - self.started)
+        means = " ".join(f"{k} {v / n:.3f}" for k, v in self.sums.items())
+        self.log(
+            f"step {step}/{c.steps} {means} lr {learning_rate(c, step):.2e} {rate:.1f} {self.unit}/s"
+        )
+        self.started, self.window, self.sums = time.perf_counter(), 0, {}
+
+
+def learning_rate(config: Schedule, step: int) -> float:
     """Warm-up over the first 5% of steps, then cosine decay to 2% of the peak."""
     warm = max(1, config.steps // 20)
     if step < warm:
@@ -44,16 +88,7 @@ def train(config: TrainConfig, log: Log) -> Path:
     ckpt_path = config.out / "last.pt"
     model = build_model(config).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    step = 0
-    start = ckpt_path if ckpt_path.exists() else config.continue_from
-    if start is not None:
-        if not start.exists():
-            raise ConfigError(f"continue_from {start}: no such checkpoint")
-        state = torch.load(start, map_location=device)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        step = int(state["step"])
-        log(f"resumed from {start} at step {step}")
+    step = resume(ckpt_path, config.continue_from, model, opt, device, log)
     if step >= config.steps:
         log(f"already trained ({step} steps)")
         return ckpt_path
@@ -74,8 +109,7 @@ def train(config: TrainConfig, log: Log) -> Path:
         work_gsd_m=config.work_gsd_m if config.train_at_work_gsd else None,
     )
     model.train()
-    started, window = time.perf_counter(), 0
-    sums: dict[str, float] = {}
+    progress = Progress(config, log, "samples")
     while step < config.steps:
         for group in opt.param_groups:
             group["lr"] = learning_rate(config, step)
@@ -83,26 +117,35 @@ def train(config: TrainConfig, log: Log) -> Path:
         batch = {k: v.to(device) for k, v in batch.items()}
         heat, box = model(batch["image"])
         loss, parts = detection_loss(heat, box, batch)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()  # type: ignore[no-untyped-call]
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-        opt.step()
+        optimiser_step(model, opt, loss)
         step += 1
-        window += 1
-        for k, v in {"loss": float(loss.detach()), **parts}.items():
-            sums[k] = sums.get(k, 0.0) + v
-        if step % config.checkpoint_every == 0 or step == config.steps:
-            _save(ckpt_path, model, opt, step, config)
-            rate = window * config.batch / (time.perf_counter() - started)
-            means = " ".join(f"{k} {v / window:.3f}" for k, v in sums.items())
-            log(
-                f"step {step}/{config.steps} {means} lr {learning_rate(config, step):.2e} {rate:.1f} samples/s"
-            )
-            started, window, sums = time.perf_counter(), 0, {}
+        progress.add({"loss": float(loss.detach()), **parts})
+        if progress.due(step):
+            save_checkpoint(ckpt_path, model, opt, step, config)
+            progress.report(step)
     return ckpt_path
 
 
-def _save(path: Path, model: Any, opt: Any, step: int, config: TrainConfig) -> None:
+def resume(
+    ckpt: Path, continue_from: Path | None, model: Any, opt: Any, device: Any, log: Log
+) -> int:
+    """Load the run's last checkpoint (else `continue_from`, if given) into the model and the
+    optimiser; the step to go on from (0 for a fresh start)."""
+    start = ckpt if ckpt.exists() else continue_from
+    if start is None:
+        return 0
+    if not start.exists():
+        raise ConfigError(f"continue_from {start}: no such checkpoint")
+    state = torch.load(start, map_location=device)
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    step = int(state["step"])
+    log(f"resumed from {start} at step {step}")
+    return step
+
+
+def save_checkpoint(path: Path, model: Any, opt: Any, step: int, config: BaseModel) -> None:
+    """Write `last.pt` atomically: model, optimiser, step and configuration."""
     tmp = path.with_suffix(".tmp")
     torch.save(
         {
