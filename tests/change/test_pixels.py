@@ -57,3 +57,16 @@ def test_vegetation_on_both_dates_is_masked_with_nir() -> None:
     assert not masked.changed[field].any()
     plain = detect_change(before[:3], after[:3], valid)
     assert plain.changed[field].mean() > 0.5  # without NIR the phase change shows
+
+
+def test_learned_model_input_has_three_byte_bands_from_any_image() -> None:
+    from sitewatch.change.pixels import to_byte_range
+
+    valid = np.ones((4, 5), dtype=bool)
+    pan = np.arange(20, dtype=np.uint16).reshape(1, 4, 5) * 100
+    out = to_byte_range(pan, valid)
+    assert out.shape == (3, 4, 5) and (out[0] == out[2]).all()
+    assert out.min() == 0 and out.max() == 255  # stretched between the percentiles
+    rgbn = np.full((4, 4, 5), 7, dtype=np.uint8)
+    rgbn[3] = 200
+    assert (to_byte_range(rgbn, valid) == 7).all()  # 8-bit kept; NIR left out

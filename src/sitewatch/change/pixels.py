@@ -168,16 +168,18 @@ def change_from_probability(
 
 
 def to_byte_range(image: npt.NDArray[Any], valid: npt.NDArray[np.bool_]) -> F32:
-    """Float pixels 0-255 for a learned model: 8-bit data as it is; other types stretched per
-    band between the 0.5th and 99.5th percentiles of the valid pixels."""
-    if image.dtype == np.uint8:
-        return image.astype(np.float32)
-    out = np.empty(image.shape, dtype=np.float32)
-    for b in range(image.shape[0]):
+    """Three float bands 0-255 for a learned model: the first three bands (one band repeated
+    three times; two bands, the first repeated). 8-bit data is kept as it is; other types are
+    stretched per band between the 0.5th and 99.5th percentiles of the valid pixels."""
+    bands = [min(b, image.shape[0] - 1) if image.shape[0] >= 3 else 0 for b in range(3)]
+    out = np.empty((3, *image.shape[1:]), dtype=np.float32)
+    for i, b in enumerate(bands):
         band = image[b].astype(np.float32)
-        v = band[valid] if valid.any() else band.ravel()
-        lo, hi = np.percentile(v, [0.5, 99.5]) if v.size else (0.0, 1.0)
-        out[b] = np.clip((band - lo) / max(float(hi - lo), 1e-6), 0, 1) * 255
+        if image.dtype != np.uint8:
+            v = band[valid] if valid.any() else band.ravel()
+            lo, hi = np.percentile(v, [0.5, 99.5]) if v.size else (0.0, 1.0)
+            band = np.clip((band - lo) / max(float(hi - lo), 1e-6), 0, 1) * 255
+        out[i] = band
     return out
 
 

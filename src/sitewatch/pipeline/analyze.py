@@ -399,7 +399,7 @@ def _pixel_change(
         if (a.key, b.key) not in probabilities:
             both = va & vb
             probabilities[(a.key, b.key)] = learned.probability(
-                to_byte_range(da[:3], both), to_byte_range(db[:3], both), grid.gsd_m
+                to_byte_range(da, both), to_byte_range(db, both), grid.gsd_m
             )
         prob = probabilities[(a.key, b.key)][r0:r1, c0:c1]
         cmap = change_from_probability(prob, sub_mask, learned.threshold, opts.min_area_px)
