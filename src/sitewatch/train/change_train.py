@@ -65,6 +65,7 @@ class ChangeTrainConfig(BaseModel):
     checkpoint_every: int = 250
     threads: int = 2
     workers: int = 1
+    continue_from: Path | None = None  # a checkpoint to start from (weights, optimiser, step)
 
     @model_validator(mode="after")
     def _check(self) -> ChangeTrainConfig:
@@ -85,6 +86,8 @@ def load_change_config(path: Path) -> ChangeTrainConfig:
     config.out = (base / config.out).resolve()
     config.tiles = (base / config.tiles).resolve()
     config.footprints = (base / config.footprints).resolve()
+    if config.continue_from is not None:
+        config.continue_from = (base / config.continue_from).resolve()
     return config
 
 
@@ -146,7 +149,7 @@ def train_change(config: ChangeTrainConfig, log: Log) -> Path:
     ckpt = config.out / "last.pt"
     model = ChangeNet().to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    step = resume(ckpt, None, model, opt, device, log)
+    step = resume(ckpt, config.continue_from, model, opt, device, log)
     if step >= config.steps:
         log(f"already trained ({step} steps)")
         return ckpt
