@@ -137,7 +137,7 @@ def main() -> None:
         "Command: `make eval-change` (benchmarks/eval_change.py).",
         "",
         f"- learned: {model.model_id} (sha256 {model.sha256[:12]}), trained only on generated "
-        "pairs from NAIP tiles with building footprints (models/sitewatch-chg-0.1.0.md); "
+        "pairs from NAIP tiles with building footprints (its model card); "
         f"threshold {model.threshold:g} fixed before evaluation. The pipeline's method where a "
         f"site's GSD is in {model.gsd_range_m[0]:g}-{model.gsd_range_m[1]:g} m.",
         "- unsupervised: sitewatch.change.pixels (no model); the pipeline's method elsewhere.",
