@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -237,6 +238,19 @@ def eval_detector(
     console.print(f"results: {out / 'eval.md'}, {out / 'eval.json'}, {out / 'pr_curves.png'}")
 
 
+def _training_log(out: Path) -> Callable[[str], None]:
+    """A log that prints each message and appends it to `out`/train.log (created)."""
+    out.mkdir(parents=True, exist_ok=True)
+    log_path = out / "train.log"
+
+    def log(message: str) -> None:
+        console.print(message, highlight=False)
+        with log_path.open("a") as f:
+            f.write(message + "\n")
+
+    return log
+
+
 def train(
     ctx: typer.Context,
     config: Path = typer.Argument(..., help="training configuration YAML"),
@@ -250,14 +264,7 @@ def train(
     from sitewatch.train.release import export_release
 
     cfg = load_train_config(config)
-    log_path = cfg.out / "train.log"
-    cfg.out.mkdir(parents=True, exist_ok=True)
-
-    def log(message: str) -> None:
-        console.print(message, highlight=False)
-        with log_path.open("a") as f:
-            f.write(message + "\n")
-
+    log = _training_log(cfg.out)
     checkpoint = run_training(cfg, log)
     paths = export_release(cfg, checkpoint, export_to or cfg.out, log, config)
     for p in paths:
@@ -330,14 +337,7 @@ def train_change(
     from sitewatch.train.change_train import load_change_config, release_change, train_change
 
     cfg = load_change_config(config)
-    cfg.out.mkdir(parents=True, exist_ok=True)
-    log_path = cfg.out / "train.log"
-
-    def log(message: str) -> None:
-        console.print(message, highlight=False)
-        with log_path.open("a") as f:
-            f.write(message + "\n")
-
+    log = _training_log(cfg.out)
     checkpoint = train_change(cfg, log)
     for p in release_change(cfg, checkpoint, export_to or cfg.out, log):
         console.print(f"wrote {p}", highlight=False)

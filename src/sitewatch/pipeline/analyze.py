@@ -282,6 +282,7 @@ def analyze_site(
                     cache,
                     learned,
                     probabilities,
+                    pixel_params,
                 )
             )
             if len(cache) > 4:
@@ -380,6 +381,7 @@ def _pixel_change(
     cache: dict[str, tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]],
     learned: ChangeModel | None,
     probabilities: dict[tuple[str, str], npt.NDArray[np.float32]],
+    params: dict[str, Any],
 ) -> PixelChange:
     for c in (a, b):
         if c.key not in cache:
@@ -419,7 +421,7 @@ def _pixel_change(
         round(float(changed.sum()) / judged, 4) if judged else 0.0,
         round(float(changed.sum()) * grid.gsd_m**2, 1),
         mask_polygons(changed, sub_tr, grid.crs),
-        pixel_change_params(options.pixel, learned),
+        params,
     )
 
 

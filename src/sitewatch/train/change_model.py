@@ -21,8 +21,6 @@ from torch.nn import functional
 
 from sitewatch.train.model import ConvBNReLU
 
-MULTIPLE = 16
-
 
 def standardise(x: torch.Tensor) -> torch.Tensor:
     """(x - mean) / std per image and band over the spatial axes."""

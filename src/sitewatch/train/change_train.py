@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,11 +22,13 @@ import torch
 from pydantic import BaseModel, ConfigDict, model_validator
 from torch.nn import functional
 
+from sitewatch.detect.changenet import METADATA_KEY
 from sitewatch.documents import load_yaml_model
 from sitewatch.errors import ConfigError
 from sitewatch.imagery.footprints import read_with_footprints
 from sitewatch.train.change_model import ChangeNet
 from sitewatch.train.change_pairs import FootprintTile, PairSource
+from sitewatch.train.export import OPSET, write_onnx
 from sitewatch.train.loop import (
     Progress,
     learning_rate,
@@ -35,10 +36,9 @@ from sitewatch.train.loop import (
     resume,
     save_checkpoint,
 )
+from sitewatch.train.model import gflops_per_megapixel
 
 Log = Callable[[str], None]
-METADATA_KEY = "sitewatch-change"
-OPSET = 17
 
 
 class ChangeTrainConfig(BaseModel):
@@ -187,38 +187,18 @@ def train_change(config: ChangeTrainConfig, log: Log) -> Path:
 
 def export_change_onnx(checkpoint: Path, out: Path, metadata: dict[str, Any]) -> Path:
     """Write the fp32 ONNX change model with `metadata` under the `sitewatch-change` key."""
-    import onnx
-
     state = torch.load(checkpoint, map_location="cpu")
     model = ChangeNet()
     model.load_state_dict(state["model"])
     model.eval()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp.onnx")
-    # the TorchScript exporter (deprecated in torch 2.13, hence the silenced warning) gives a
-    # plain opset-17 graph with symbolic batch, height and width in one call
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(
-            model,
-            (torch.zeros(1, 3, 256, 256), torch.zeros(1, 3, 256, 256)),
-            str(tmp),
-            input_names=["before", "after"],
-            output_names=["change"],
-            dynamic_axes={
-                "before": {0: "n", 2: "h", 3: "w"},
-                "after": {0: "n", 2: "h", 3: "w"},
-                "change": {0: "n", 2: "h", 3: "w"},
-            },
-            opset_version=OPSET,
-            dynamo=False,
-        )
-    proto = onnx.load(str(tmp))
-    del proto.metadata_props[:]
-    onnx.helper.set_model_props(proto, {METADATA_KEY: json.dumps(metadata, sort_keys=True)})
-    onnx.save(proto, str(out))
-    tmp.unlink()
-    return out
+    example = torch.zeros(1, 3, 256, 256)
+    return write_onnx(
+        model,
+        {"before": example, "after": example},
+        {"change": {0: "n", 2: "h", 3: "w"}},
+        out,
+        {METADATA_KEY: json.dumps(metadata, sort_keys=True)},
+    )
 
 
 def heldout_scores(
@@ -273,7 +253,7 @@ def release_change(
     log(f"exported {onnx_path}")
     _, val_tiles = load_tiles(config)
     scores = heldout_scores(onnx_path, val_tiles, config) if val_tiles else {}
-    gflops = _gflops_per_megapixel()
+    gflops = gflops_per_megapixel(ChangeNet(), size=256, inputs=2)
     rows = "\n".join(
         f"| {k} | {v['pairs']} | {v['precision']} | {v['recall']} | {v['f1']} | {v['iou']} "
         f"| {v['false_change']} |"
@@ -312,24 +292,3 @@ training, not the quality on real change. Real labelled pairs: benchmarks/result
     card_path.write_text(card)
     (out_dir / f"{model_id}.heldout.json").write_text(json.dumps(scores, indent=2) + "\n")
     return [onnx_path, card_path]
-
-
-def _gflops_per_megapixel(size: int = 256) -> float:
-    """Multiply-adds x 2 of convolutions for one pair, per megapixel."""
-    model = ChangeNet()
-    total = 0.0
-
-    def hook(mod: Any, inp: Any, out: Any) -> None:
-        nonlocal total
-        k = mod.kernel_size[0] * mod.kernel_size[1] * mod.in_channels // mod.groups
-        total += 2.0 * k * out.numel()
-
-    handles = [
-        m.register_forward_hook(hook) for m in model.modules() if isinstance(m, torch.nn.Conv2d)
-    ]
-    with torch.no_grad():
-        model.eval()
-        model(torch.zeros(1, 3, size, size), torch.zeros(1, 3, size, size))
-    for h in handles:
-        h.remove()
-    return total / 1e9 / (size * size / 1e6)

@@ -34,8 +34,6 @@ def _torch() -> Any:
 def export_onnx(checkpoint: Path, out: Path, spec: ModelSpec) -> Path:
     """Write the fp32 ONNX model with `spec` stored under the `sitewatch` metadata key."""
     torch = _torch()
-    import onnx
-
     from sitewatch.train.model import build_model
 
     state = torch.load(checkpoint, map_location="cpu")
@@ -43,31 +41,54 @@ def export_onnx(checkpoint: Path, out: Path, spec: ModelSpec) -> Path:
     model.load_state_dict(state["model"])
     model.eval()
     model.export_mode = True
+    return write_onnx(
+        model,
+        {"image": torch.zeros(1, 3, 256, 256)},
+        {"peaks": None, "boxes": None},
+        out,
+        {METADATA_KEY: spec.to_metadata()},
+    )
+
+
+def write_onnx(
+    model: Any,
+    inputs: dict[str, Any],
+    outputs: dict[str, dict[int, str] | None],
+    out: Path,
+    props: dict[str, str],
+) -> Path:
+    """Export `model` (eval mode) to one ONNX file with `props` as its only metadata.
+
+    `inputs` maps input names to example tensors, each with symbolic batch, height and width;
+    `outputs` maps output names to their symbolic axes (None: none declared). The TorchScript
+    exporter gives a plain opset-17 graph in one call; torch 2.13 marks it deprecated, so its
+    warning is silenced here on purpose.
+    """
+    import onnx
+
+    torch = _torch()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp.onnx")
-    # The TorchScript exporter gives a plain opset-17 graph with symbolic batch, height and width
-    # in one call; torch 2.13 marks it deprecated, so its warning is silenced here on purpose.
+    dims = {0: "n", 2: "h", 3: "w"}
+    axes = {name: dims for name in inputs} | {k: v for k, v in outputs.items() if v is not None}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        _export(torch, model, tmp)
+        torch.onnx.export(
+            model,
+            tuple(inputs.values()),
+            str(tmp),
+            input_names=list(inputs),
+            output_names=list(outputs),
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            dynamo=False,
+        )
     proto = onnx.load(str(tmp))
-    _set_metadata(proto, spec)
+    del proto.metadata_props[:]
+    onnx.helper.set_model_props(proto, props)
     onnx.save(proto, str(out))
     tmp.unlink()
     return out
-
-
-def _export(torch: Any, model: Any, path: Path) -> None:
-    torch.onnx.export(
-        model,
-        (torch.zeros(1, 3, 256, 256),),
-        str(path),
-        input_names=["image"],
-        output_names=["peaks", "boxes"],
-        dynamic_axes={"image": {0: "n", 2: "h", 3: "w"}},
-        opset_version=OPSET,
-        dynamo=False,
-    )
 
 
 def write_spec(path: Path, spec: ModelSpec) -> None:

@@ -97,8 +97,9 @@ def build_model(config: Any) -> SiteDet:
     return SiteDet(context=bool(context))
 
 
-def gflops_per_megapixel(model: nn.Module, size: int = 512) -> float:
-    """Multiply-adds x 2 of the convolutions per megapixel of input, counted with hooks."""
+def gflops_per_megapixel(model: nn.Module, size: int = 512, inputs: int = 1) -> float:
+    """Multiply-adds x 2 of the convolutions per megapixel of input, counted with hooks; a model
+    of several image inputs (`inputs`, as the change model's two dates) gets them all."""
     total = [0]
 
     def hook(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
@@ -110,7 +111,7 @@ def gflops_per_megapixel(model: nn.Module, size: int = 512) -> float:
     was = model.training
     model.eval()
     with torch.no_grad():
-        model(torch.zeros(1, 3, size, size))
+        model(*[torch.zeros(1, 3, size, size) for _ in range(inputs)])
     model.train(was)
     for h in handles:
         h.remove()
