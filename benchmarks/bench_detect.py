@@ -11,7 +11,9 @@ to 0.3 m (real street scenes, dense with cars), tiled deflate GeoTIFF in EPSG:32
 once into benchmarks/.cache. Memory scene: the 40,000 x 40,000 px COG of bench_chips.py (0.4 m).
 Each measurement runs in a fresh child process; peak memory is its VmHWM.
 
-    .venv/bin/python benchmarks/bench_detect.py [--skip-memory] [--repeat 2]
+    .venv/bin/python benchmarks/bench_detect.py [--skip-memory] [--repeat 2] [--batch N]
+
+`--batch` sets the tiles per inference call (default: DetectOptions' default, 1).
 """
 
 from __future__ import annotations
@@ -113,7 +115,7 @@ def _vm_hwm_mb() -> float:
     return 0.0
 
 
-def child(model: str, scene: str, out: str) -> None:
+def child(model: str, scene: str, out: str, batch_size: str = "0") -> None:
     from sitewatch.detect.onnx import load_detector
     from sitewatch.detect.run import DetectOptions
     from sitewatch.pipeline.detect import detect_raster, to_map
@@ -135,7 +137,8 @@ def child(model: str, scene: str, out: str) -> None:
     with rasterio.open(scene) as ds:
         gsd, rows, cols = ds.res[0], ds.height, ds.width
     t0 = time.perf_counter()
-    dset = detect_raster(Path(scene), gsd, detector, DetectOptions(batch=2))
+    options = DetectOptions(batch=int(batch_size)) if int(batch_size) else DetectOptions()
+    dset = detect_raster(Path(scene), gsd, detector, options)
     mapped = to_map(dset)
     write_geojson(Path(out) / "det.geojson", mapped.wgs84, mapped.columns, {"model": "bench"})
     assert dset.crs is not None
@@ -161,9 +164,9 @@ def child(model: str, scene: str, out: str) -> None:
     )
 
 
-def run_child(model: Path, scene: Path, tmp: Path) -> dict[str, object]:
+def run_child(model: Path, scene: Path, tmp: Path, batch: int = 0) -> dict[str, object]:
     out = subprocess.run(
-        [sys.executable, __file__, "--child", str(model), str(scene), str(tmp)],
+        [sys.executable, __file__, "--child", str(model), str(scene), str(tmp), str(batch)],
         check=True,
         capture_output=True,
         text=True,
@@ -174,9 +177,11 @@ def run_child(model: Path, scene: Path, tmp: Path) -> dict[str, object]:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--child", nargs=3)
+    ap.add_argument("--child", nargs=4)
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=0, help="tiles per call (0: the default)")
+    ap.add_argument("--only", help="time only the models whose name contains this")
     args = ap.parse_args()
     if args.child:
         child(*args.child)
@@ -202,8 +207,12 @@ def main() -> int:
     )
     with tempfile.TemporaryDirectory() as tmp:
         for name, model in models.items():
+            if args.only and args.only not in name:
+                continue
             gf = gflops_per_mp(name)
-            runs = [run_child(model, SPEED_SCENE, Path(tmp)) for _ in range(args.repeat)]
+            runs = [
+                run_child(model, SPEED_SCENE, Path(tmp), args.batch) for _ in range(args.repeat)
+            ]
             best = min(runs, key=lambda r: float(r["seconds"]))  # type: ignore[arg-type]
             run_list = ", ".join(f"{float(r['seconds']):.2f}" for r in runs)  # type: ignore[arg-type]
             infer_mps = SPEED_SIZE**2 / 1e6 / float(best["inference_seconds"])  # type: ignore[arg-type]

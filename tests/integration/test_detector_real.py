@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sitewatch.core.models import ObjectClass
@@ -53,3 +54,20 @@ def test_default_model_on_a_georeferenced_naip_tile() -> None:
     # 0.6 m NAIP is read interpolated up to the model's working GSD of 0.3 m
     assert dset.tiles_run >= 1 and dset.params["read_scale"] == pytest.approx(0.5)
     assert dset.transform is not None and dset.transform.a == pytest.approx(0.3)
+
+
+def test_batch_size_changes_no_detection() -> None:
+    """The batch size is left out of a detection set's parameters (and id): it must not matter."""
+    kit = require_shared(SHARED_DATA / "kit_ais_aerial_cars")
+    images = load_yolo(kit / "images", kit / "labels", kit / "aerial.names", class_map("kit"), 0.13)
+    [frame] = [i for i in images if i.image_path.stem == "MOS90"]
+    [item] = real_eval_set([frame], 0.3)
+    detector = load_detector(MODELS / "sitewatch-det-0.3.0.onnx")
+    # 128 px tiles so that the frame (about 300 x 240 px) makes several tiles and batches of 3
+    runs = [detect_array(item.image, detector, DetectOptions(tile_px=128, batch=b)) for b in (1, 3)]
+    assert runs[0].tiles_run > 3
+    one, three = (
+        np.array(sorted((d.box.cx, d.box.cy, d.score) for d in r.detections)) for r in runs
+    )
+    assert len(one) == len(three) > 20
+    np.testing.assert_allclose(one, three, atol=1e-4)

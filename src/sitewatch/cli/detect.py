@@ -96,7 +96,9 @@ def detect(
     overlap: int | None = typer.Option(
         None, "--overlap", help="tile overlap in pixels (default: 1/8 of the tile)"
     ),
-    batch: int = typer.Option(4, "--batch", help="tiles per inference batch"),
+    batch: int = typer.Option(
+        1, "--batch", help="tiles per inference batch (1 is fastest on a CPU)"
+    ),
     threshold: list[str] = typer.Option([], "--threshold", help="CLASS=VALUE, repeatable"),
     force: bool = typer.Option(False, "--force", help="run even outside the model's GSD range"),
     threads: int = typer.Option(0, "--threads", help="inference threads (0: all cores)"),
