@@ -19,6 +19,7 @@ from sitewatch.train.labels import (
     load_xview,
     load_yolo,
     split_by_pattern,
+    with_estimated_gsd,
 )
 from tests.conftest import SHARED_DATA, require_shared
 
@@ -132,6 +133,27 @@ def test_gsd_estimate_uses_elongated_cars_only(tmp_path: Path) -> None:
     )
 
 
+def test_gsd_is_estimated_frame_by_frame_with_a_pooled_fallback(tmp_path: Path) -> None:
+    from sitewatch.train.labels import LabelledBox, LabelledImage
+
+    def frame(name: str, car_px: float, cars: int, gsd: float | None = None) -> LabelledImage:
+        corners = np.array([[0, 0], [car_px, 0], [car_px, car_px / 2.5], [0, car_px / 2.5]])
+        boxes = tuple(LabelledBox(SV, corners.astype(float), False) for _ in range(cars))
+        return LabelledImage(tmp_path / f"{name}.png", boxes, gsd, "t", frozenset({SV}))
+
+    low, high = frame("low", 90, 6), frame("high", 60, 6)  # the same cars from two altitudes
+    few, known = frame("few", 30, 2), frame("known", 45, 9, gsd=0.2)
+    out, estimate = with_estimated_gsd([low, high, few, known])
+    gsds = {i.image_path.stem: i.gsd_m for i in out}
+    assert gsds["low"] == pytest.approx(4.5 / 90) and gsds["high"] == pytest.approx(4.5 / 60)
+    pooled = 4.5 / 60  # median of the unknown frames' 14 cars (2 of 30 px, 6 of 60, 6 of 90)
+    assert gsds["few"] == pytest.approx(pooled) and gsds["known"] == 0.2
+    assert estimate is not None and (estimate.own, estimate.frames) == (2, 3)
+    assert estimate.low_m == pytest.approx(4.5 / 90) and estimate.high_m == pytest.approx(4.5 / 60)
+    _, none = with_estimated_gsd([few])
+    assert none is None
+
+
 @pytest.mark.real_data
 def test_shared_vehicle_sets_load_with_their_published_counts() -> None:
     kit = require_shared(SHARED_DATA / "kit_ais_aerial_cars")
@@ -142,6 +164,11 @@ def test_shared_vehicle_sets_load_with_their_published_counts() -> None:
     assert sum(len(i.boxes) for i in m) == 920  # car 784, bus 68, minibus 63, truck 5
     gsd = estimate_gsd_from_cars(m)
     assert gsd is not None and 0.03 <= gsd <= 0.10  # the README says 3-10 cm
+    # flights at different altitudes: sequence DJI_0762 is coarser than DJI_0005 by over 20%
+    sequence = {i.image_path.stem: i.gsd_m for i in with_estimated_gsd(m)[0]}
+    coarse = np.median([g for k, g in sequence.items() if k.startswith("DJI_0762")])
+    fine = np.median([g for k, g in sequence.items() if k.startswith("DJI_0005")])
+    assert coarse > 1.2 * fine
     train, val = split_by_pattern(images, r"MOS(8[89]|9[0-3])$", r"MOS87$")
     assert len(val) == 12 and len(train) == 26  # both crops of 6 places; MOS87 dropped
     assert not {i.group[-5:] for i in train} & {i.group[-5:] for i in val}

@@ -60,6 +60,16 @@ datasets:
     return path
 
 
+def _continuation(
+    root: Path, name: str, out: str, source: str, steps: int, extra: str = ""
+) -> Path:
+    """A configuration of the test data set continuing the checkpoint `source` into `out`."""
+    path = root / name
+    text = _config(root, steps).read_text()
+    path.write_text(text.replace("out: run", f"out: {out}\ncontinue_from: {source}{extra}"))
+    return path
+
+
 def test_train_resume_export(cli: Callable[..., Any], tmp_path: Path) -> None:
     _dataset(tmp_path / "data")
     r = cli("train", str(_config(tmp_path, 2)))
@@ -96,13 +106,7 @@ def test_bad_training_config_names_the_field(cli: Callable[..., Any], tmp_path: 
 def test_continue_from_another_run(cli: Callable[..., Any], tmp_path: Path) -> None:
     _dataset(tmp_path / "data")
     assert cli("train", str(_config(tmp_path, 2))).code == 0
-    second = tmp_path / "second.yaml"
-    text = (
-        _config(tmp_path, 3)
-        .read_text()
-        .replace("out: run", "out: run2\ncontinue_from: run/last.pt")
-    )
-    second.write_text(text)
+    second = _continuation(tmp_path, "second.yaml", "run2", "run/last.pt", 3)
     r = cli("train", str(second))
     assert r.code == 0, r.err
     log = (tmp_path / "run2" / "train.log").read_text()
@@ -111,6 +115,38 @@ def test_continue_from_another_run(cli: Callable[..., Any], tmp_path: Path) -> N
         "Continued from the checkpoint `run/last.pt`"
         in (tmp_path / "run2" / "sitewatch-det-0.0.1.md").read_text()
     )
-    second.write_text(text.replace("out: run2", "out: run3").replace("run/last.pt", "nowhere.pt"))
-    r = cli("train", str(second))
+    third = _continuation(tmp_path, "third.yaml", "run3", "nowhere.pt", 3)
+    r = cli("train", str(third))
     assert r.code == 2 and "no such checkpoint" in r.err
+
+
+def test_residual_context_stage_grows_onto_a_checkpoint(
+    cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    from sitewatch.train.model import SiteDet
+
+    _dataset(tmp_path / "data")
+    assert cli("train", str(_config(tmp_path, 2))).code == 0
+    # the grown network starts out computing exactly what the checkpoint computed
+    weights = torch.load(tmp_path / "run" / "last.pt", map_location="cpu")["model"]
+    plain, grown = SiteDet().eval(), SiteDet(context="residual").eval()
+    plain.load_state_dict(weights)
+    missing = grown.load_state_dict(weights, strict=False).missing_keys
+    assert missing and all(k.startswith(("down5.", "lat4.")) for k in missing)
+    x = torch.rand(1, 3, 64, 64) * 255
+    with torch.no_grad():
+        for a, b in zip(plain(x), grown(x), strict=True):
+            torch.testing.assert_close(a, b)
+    grow = _continuation(
+        tmp_path, "grow.yaml", "run2", "run/last.pt", 3, "\ncontext_stage: residual"
+    )
+    r = cli("train", str(grow))
+    assert r.code == 0, r.err
+    log = (tmp_path / "run2" / "train.log").read_text()
+    assert "with new layers (down5, lat4); fresh optimiser" in log and "step 3/3" in log
+    detector = load_detector(tmp_path / "run2" / "sitewatch-det-0.0.1.onnx")
+    image = (np.random.default_rng(1).random((3, 96, 96)) * 255).astype(np.uint8)
+    assert detect_array(image, detector, DetectOptions(tile_px=64, overlap_px=16)).tiles_run == 4
+    # the other way round (a checkpoint with layers the network lacks) is refused
+    r = cli("train", str(_continuation(tmp_path, "back.yaml", "run3", "run2/last.pt", 4)))
+    assert r.code == 2 and "the network lacks layers of the checkpoint" in r.err

@@ -63,7 +63,9 @@ class TrainConfig(BaseModel):
     checkpoint_every: int = 100
     threads: int = 2
     generated_probability: float = 0.6
-    context_stage: bool = False  # an extra stride-32 stage in the network (see train/model.py)
+    # an extra stride-32 stage in the network: true, or "residual" to grow it onto a checkpoint
+    # trained without one (see train/model.py)
+    context_stage: bool | Literal["residual"] = False
     # train on crops read as inference reads them: coarser levels interpolated up to work_gsd_m
     train_at_work_gsd: bool = False
     release_note: str | None = None  # printed in the model card (what this release changes)

@@ -9,13 +9,14 @@ from sitewatch.errors import ConfigError
 from sitewatch.train.config import DatasetConfig, TrainConfig
 from sitewatch.train.labels import (
     IMAGE_SUFFIXES,
+    GsdEstimate,
     LabelledImage,
-    estimate_gsd_from_cars,
     load_coco,
     load_dota,
     load_xview,
     load_yolo,
     split_by_pattern,
+    with_estimated_gsd,
 )
 
 
@@ -27,11 +28,12 @@ class Split:
     val: list[LabelledImage]
     train_backgrounds: list[LabelledImage]
     val_backgrounds: list[LabelledImage]
-    gsd_estimates: dict[str, float]
+    gsd_estimates: dict[str, GsdEstimate]
 
 
-def load_dataset(d: DatasetConfig) -> list[LabelledImage]:
-    """All images of one data set, with GSD filled in (given or estimated from car sizes)."""
+def load_dataset(d: DatasetConfig) -> tuple[list[LabelledImage], GsdEstimate | None]:
+    """All images of one data set, with GSD filled in (given, or estimated from car sizes frame
+    by frame), and how it was estimated (None: given)."""
     mapping = class_map(d.classes)
     gsd = d.gsd_m if isinstance(d.gsd_m, float) else None
     if d.format in ("yolo", "yolo-obb"):
@@ -46,24 +48,24 @@ def load_dataset(d: DatasetConfig) -> list[LabelledImage]:
         images = load_coco(d.labels, d.images, mapping, gsd, source=d.name)
     else:
         images = load_xview(d.labels, d.images, gsd or 0.3, source=d.name)
-    if d.gsd_m == "estimate" or any(i.gsd_m is None for i in images):
-        estimate = estimate_gsd_from_cars(images)
-        if estimate is None:
-            raise ConfigError(
-                f"data set {d.name!r}: GSD unknown and too few cars to estimate it; set gsd_m"
-            )
-        images = [i if i.gsd_m is not None else i.with_gsd(estimate) for i in images]
-    return images
+    if d.gsd_m != "estimate" and all(i.gsd_m is not None for i in images):
+        return images, None
+    images, estimate = with_estimated_gsd(images)
+    if estimate is None:
+        raise ConfigError(
+            f"data set {d.name!r}: GSD unknown and too few cars to estimate it; set gsd_m"
+        )
+    return images, estimate
 
 
 def load_split(config: TrainConfig) -> Split:
     """Every data set and background of a configuration, split by place or sequence."""
     train, val = [], []
-    estimates: dict[str, float] = {}
+    estimates: dict[str, GsdEstimate] = {}
     for d in config.datasets:
-        images = load_dataset(d)
-        if d.gsd_m == "estimate" and images:
-            estimates[d.name] = float(images[0].gsd_m or 0)
+        images, estimate = load_dataset(d)
+        if estimate is not None:
+            estimates[d.name] = estimate
         tr, va = split_by_pattern(images, d.val_pattern, d.exclude_pattern)
         train += tr
         val += va

@@ -277,6 +277,47 @@ def estimate_gsd_from_cars(
     return car_length_m / float(np.median(lengths))
 
 
+@dataclass(frozen=True)
+class GsdEstimate:
+    """How the GSDs of a data set's frames were estimated from their cars."""
+
+    pooled_m: float  # from every frame's cars together: the fallback
+    low_m: float
+    high_m: float
+    own: int  # frames with enough cars of their own
+    frames: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.low_m:.4f}-{self.high_m:.4f} m per frame ({self.own} of {self.frames} frames "
+            f"from their own cars, the others {self.pooled_m:.4f} m from all cars pooled)"
+        )
+
+
+def with_estimated_gsd(
+    images: Sequence[LabelledImage],
+) -> tuple[list[LabelledImage], GsdEstimate | None]:
+    """Frames of unknown GSD get one estimated from their own cars (a drone changes altitude
+    between flights, so one figure per data set would scale whole sequences wrongly), or from
+    the cars of all such frames pooled where a frame has too few. None: too few cars (or no
+    frame of unknown GSD)."""
+    pooled = estimate_gsd_from_cars([i for i in images if i.gsd_m is None])
+    if pooled is None:
+        return list(images), None
+    out, values, own = [], [], 0
+    for image in images:
+        if image.gsd_m is not None:
+            out.append(image)
+            continue
+        gsd = estimate_gsd_from_cars([image])
+        own += gsd is not None
+        values.append(gsd or pooled)
+        out.append(image.with_gsd(gsd or pooled))
+    if not values:
+        return out, None
+    return out, GsdEstimate(pooled, min(values), max(values), own, len(values))
+
+
 def split_by_pattern(
     images: Sequence[LabelledImage], val_pattern: str, exclude_pattern: str | None = None
 ) -> tuple[list[LabelledImage], list[LabelledImage]]:

@@ -94,7 +94,7 @@ def train(config: TrainConfig, log: Log) -> Path:
         return ckpt_path
     split = load_split(config)
     for name, gsd in split.gsd_estimates.items():
-        log(f"{name}: GSD estimated from car lengths: {gsd:.4f} m")
+        log(f"{name}: GSD estimated from car lengths: {gsd}")
     log(
         f"train: {len(split.train)} labelled frames, {len(split.train_backgrounds)} backgrounds; "
         f"held out: {len(split.val)} labelled frames, {len(split.val_backgrounds)} backgrounds"
@@ -137,11 +137,30 @@ def resume(
     if not start.exists():
         raise ConfigError(f"continue_from {start}: no such checkpoint")
     state = torch.load(start, map_location=device)
-    model.load_state_dict(state["model"])
-    opt.load_state_dict(state["optimizer"])
+    grown = _load_grown(model, state["model"], start) if start == continue_from else []
+    if start != continue_from:
+        model.load_state_dict(state["model"])
+    if grown:  # the optimiser state of the old layers does not fit the grown network
+        log(f"continuing from {start} with new layers ({', '.join(grown)}); fresh optimiser")
+    else:
+        opt.load_state_dict(state["optimizer"])
     step = int(state["step"])
     log(f"resumed from {start} at step {step}")
     return step
+
+
+def _load_grown(model: Any, weights: dict[str, Any], source: Path) -> list[str]:
+    """Load a checkpoint into a model that may have grown new layers since (a continuation
+    adding the residual context stage); the names of the layers the checkpoint lacks.
+
+    Every weight of the checkpoint must fit the model: only additions are allowed."""
+    result = model.load_state_dict(weights, strict=False)
+    if result.unexpected_keys:
+        raise ConfigError(
+            f"continue_from {source}: the network lacks layers of the checkpoint "
+            f"({', '.join(result.unexpected_keys[:5])})"
+        )
+    return sorted({k.split(".")[0] for k in result.missing_keys})
 
 
 def save_checkpoint(path: Path, model: Any, opt: Any, step: int, config: BaseModel) -> None:

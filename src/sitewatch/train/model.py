@@ -1,7 +1,7 @@
 """The sitewatch detector: a small anchor-free oriented-box network in pure torch.
 
-Encoder: plain 3x3 conv-BN-ReLU stages at strides 2, 4, 8 and 16 (context for cranes and rail
-cars). Decoder: nearest upsampling with lateral 1x1 connections back to stride 2, the output
+Encoder: plain 3x3 conv-BN-ReLU stages at strides 2, 4, 8 and 16, optionally a stride-32 context
+stage (cranes and trains are longer than the stride-16 receptive field of about 150 px). Decoder: nearest upsampling with lateral 1x1 connections back to stride 2, the output
 stride, so that two cars parked side by side at 0.5 m (about 2.5 m apart, 2.5 output cells) give
 two peaks. Heads: a per-class centre heatmap, and per cell (dx, dy, log length, log width,
 sin 2a, cos 2a) in output cells. The exported graph takes float32 pixels 0-255 (N, 3, H, W) and
@@ -40,16 +40,26 @@ class SiteDet(nn.Module):
         self,
         widths: tuple[int, int, int, int] = (16, 24, 48, 96),
         head: int = 16,
-        context: bool = False,
+        context: bool | str = False,
     ):
-        """`context` adds a stride-32 stage (128 channels) for long objects (cranes, trains)."""
+        """`context` adds a stride-32 stage (128 channels) for long objects (cranes, trains):
+        True fuses it into stride 16 through a 3x3 conv; "residual" adds it through a 1x1 conv
+        initialised to zero and nothing else, so that a network trained without it starts out
+        unchanged when the stage is added (a continuation can grow it)."""
         super().__init__()
         w1, w2, w3, w4 = widths
+        if context not in (False, True, "residual"):
+            raise ValueError(f"context {context!r}: expected false, true or 'residual'")
         self.context = context
         if context:
             self.down5 = nn.Sequential(ConvBNReLU(w4, 128, 2), ConvBNReLU(128, 128))
             self.lat4 = nn.Conv2d(128, w4, 1)
+        if context is True:
             self.fuse4 = ConvBNReLU(w4, w4)
+        elif context == "residual":
+            nn.init.zeros_(self.lat4.weight)
+            assert self.lat4.bias is not None
+            nn.init.zeros_(self.lat4.bias)
         self.stem = ConvBNReLU(3, w1, 2)
         self.down2 = nn.Sequential(ConvBNReLU(w1, w2, 2), ConvBNReLU(w2, w2))
         self.down3 = nn.Sequential(ConvBNReLU(w2, w3, 2), ConvBNReLU(w3, w3))
@@ -75,7 +85,9 @@ class SiteDet(nn.Module):
         c4 = self.down4(c3)
         if self.context:
             c5 = self.down5(c4)
-            c4 = self.fuse4(c4 + self.lat4(functional.interpolate(c5, scale_factor=2.0)))
+            c4 = c4 + self.lat4(functional.interpolate(c5, scale_factor=2.0))
+            if self.context is True:
+                c4 = self.fuse4(c4)
         p3 = self.fuse3(c3 + self.lat3(functional.interpolate(c4, scale_factor=2.0)))
         p2 = self.fuse2(c2 + self.lat2(functional.interpolate(p3, scale_factor=2.0)))
         p1 = self.fuse1(self.skip1(c1) + self.lat1(functional.interpolate(p2, scale_factor=2.0)))
@@ -94,7 +106,7 @@ def build_model(config: Any) -> SiteDet:
     context = (
         config.get("context_stage", False) if isinstance(config, dict) else config.context_stage
     )
-    return SiteDet(context=bool(context))
+    return SiteDet(context=context if context == "residual" else bool(context))
 
 
 def gflops_per_megapixel(model: nn.Module, size: int = 512, inputs: int = 1) -> float:

@@ -151,6 +151,26 @@ CALIBRATION_NOTE = (
 )
 
 
+def metrics_section(eval_json: Path) -> str:
+    """The model card's held-out metrics: the table of an `eval-detector` JSON."""
+    if not eval_json.exists():
+        return "No evaluation recorded yet: run `sitewatch eval-detector`."
+    doc = json.loads(eval_json.read_text())
+    rows = []
+    for setting, rep in doc["results"].items():
+        for cls, r in rep.items():
+            mape = "-" if r["count_MAPE"] is None else f"{r['count_MAPE']:.1%}"
+            rows.append(
+                f"| {setting} | {cls} | {r['objects']} | {r['AP50']:.3f} | {r['AP50_95']:.3f} "
+                f"| {r['precision']:.3f} | {r['recall']:.3f} | {r['count_MAE']:.2f} | {mape} |"
+            )
+    return (
+        f"Evaluated model: `{doc['model']}` (sha256 `{doc['model_sha256'][:16]}`).\n\n"
+        "| setting | class | objects | AP50 | AP50:95 | P | R | count MAE | count MAPE |\n"
+        "|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows)
+    )
+
+
 def _work_text(work_gsd_m: float | None) -> str:
     if work_gsd_m is None:
         return "imagery "
@@ -191,23 +211,8 @@ def model_card(
         f"| {b.name} | {b.gsd_m} | `{_cell(b.val_pattern)}` | {b.licence} |"
         for b in config.backgrounds
     )
-    estimates = ", ".join(f"{k}: {v:.4f} m" for k, v in split.gsd_estimates.items()) or "none"
-    metrics = "No evaluation recorded yet: run `sitewatch eval-detector`."
-    if EVAL_JSON.exists():
-        doc = json.loads(EVAL_JSON.read_text())
-        rows = []
-        for setting, rep in doc["results"].items():
-            for cls, r in rep.items():
-                mape = "-" if r["count_MAPE"] is None else f"{r['count_MAPE']:.1%}"
-                rows.append(
-                    f"| {setting} | {cls} | {r['objects']} | {r['AP50']:.3f} | {r['AP50_95']:.3f} "
-                    f"| {r['precision']:.3f} | {r['recall']:.3f} | {r['count_MAE']:.2f} | {mape} |"
-                )
-        metrics = (
-            f"Evaluated model: `{doc['model']}` (sha256 `{doc['model_sha256'][:16]}`).\n\n"
-            "| setting | class | objects | AP50 | AP50:95 | P | R | count MAE | count MAPE |\n"
-            "|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows)
-        )
+    estimates = "; ".join(f"{k}: {v}" for k, v in split.gsd_estimates.items()) or "none"
+    metrics = metrics_section(EVAL_JSON)
     return f"""# Model card: {stem}
 
 - **What:** an anchor-free oriented-box detector (centre heatmap, output stride 2) for
