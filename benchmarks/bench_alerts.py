@@ -8,7 +8,7 @@ alerts per site-year (every alert of a quiet scenario, and alerts of a campaign 
 [event - 45 days, event + 14 days], over all monitored days). All imagery is generated
 (`sitewatch simulate` on a bundled NAIP background) and the results are labelled so.
 
-Usage: python benchmarks/bench_alerts.py [--n 20] [--out benchmarks/results/alerts]
+Usage: python benchmarks/bench_alerts.py [--n 20] [--out benchmarks/results/alerts] [--model M]
 """
 
 from __future__ import annotations
@@ -86,10 +86,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=20, help="scenarios of each kind")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "alerts")
+    ap.add_argument("--model", type=Path, default=MODEL, help="detector (default: the default)")
     args = ap.parse_args()
-    spec = load_spec(MODEL)
+    spec = load_spec(args.model)
     thresholds = {cls: spec.threshold(cls) for cls in ObjectClass}
-    detector = load_detector(MODEL, 0, score_floor=min(thresholds.values()))
+    detector = load_detector(args.model, 0, score_floor=min(thresholds.values()))
     opts = RunOptions(
         detect=DetectOptions(thresholds=thresholds), change_model=OnnxChangeModel(CHANGE_MODEL)
     )
@@ -107,7 +108,7 @@ def main() -> None:
     site_years = sum(r["monitored_days"] for r in rows) / 365.25
     summary = {
         "generated_imagery": True,
-        "model": MODEL.name,
+        "model": args.model.name,
         "change_model": CHANGE_MODEL.name,
         "rule_pack": PACK.name,
         "campaign_scenarios": len(campaigns),
