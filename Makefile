@@ -40,13 +40,16 @@ bench: venv
 bench-detect: venv
 	$(BIN)/python benchmarks/bench_detect.py
 
-# Detector quality on the held-out split (needs ../shared/data); writes benchmarks/results/detector.
+# Detector quality on the held-out split (needs ../shared/data), fp32 and its int8 twin (the
+# default); writes benchmarks/results/detector and benchmarks/results/detector-int8.
 eval-detector: venv
-	$(BIN)/sitewatch eval-detector --config configs/train-det.yaml
+	$(BIN)/sitewatch eval-detector --config configs/train-det.yaml --model models/sitewatch-det-0.3.0.onnx
+	$(BIN)/sitewatch eval-detector --config configs/train-det.yaml --model models/sitewatch-det-0.3.0-int8.onnx --out benchmarks/results/detector-int8
 
-# Score calibration of the default model on its training split (needs ../shared/data).
+# Score calibration of the fp32 model on its training split, given to its int8 twin as well
+# (needs ../shared/data).
 calibrate-detector: venv
-	$(BIN)/sitewatch calibrate-detector --config configs/train-det.yaml --also models/sitewatch-det-0.3.0-int8.onnx
+	$(BIN)/sitewatch calibrate-detector --config configs/train-det.yaml --model models/sitewatch-det-0.3.0.onnx --also models/sitewatch-det-0.3.0-int8.onnx
 
 # Pixel-change quality on the shared LEVIR-CD, DSIFN and OSCD pairs; writes benchmarks/results/change.
 eval-change: venv

@@ -198,7 +198,7 @@ def main() -> int:
         build(CACHE)
     models = {
         "sitewatch fp32": MODELS / "sitewatch-det-0.3.0.onnx",
-        "sitewatch int8": MODELS / "sitewatch-det-0.3.0-int8.onnx",
+        "sitewatch int8 (default)": MODELS / "sitewatch-det-0.3.0-int8.onnx",
         "YOLOv8-style baseline fp32": baseline,
     }
     peak = matmul_peak_gflops()
@@ -230,9 +230,9 @@ def main() -> int:
 
             if not SCENE.exists():
                 make_scene()
-            r = run_child(models["sitewatch fp32"], SCENE, Path(tmp))
+            r = run_child(models["sitewatch int8 (default)"], SCENE, Path(tmp))
             print(
-                f"memory: 40,000 x 40,000 px scene ({SCENE.name}, 0.4 m), sitewatch fp32 (default): "
+                f"memory: 40,000 x 40,000 px scene ({SCENE.name}, 0.4 m), sitewatch int8 (default): "
                 f"{r['seconds']:.1f} s, {r['megapixels_per_s']:.1f} MP/s, peak RSS "
                 f"{float(r['peak_rss_mb']):.0f} MB, {r['tiles_run']} tiles run, "  # type: ignore[arg-type]
                 f"{r['tiles_skipped']} skipped, {r['detections']} detections"
