@@ -85,3 +85,34 @@ def test_generated_objects_are_drawn_where_their_labels_are() -> None:
         if 0 <= r < 400 and 0 <= c < 400:
             assert np.abs(image[:, r, c] - before[:, r, c]).max() > 5
     assert np.abs(image - before).max(axis=0).mean() < 0.5 * 255
+
+
+def test_generated_cranes_fit_between_parked_cars_without_covering_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Placement tests the footprints of an object's parts, not its envelope: a thin crane jib
+    fits between parked cars, where its envelope mostly would not, and covers none of them.
+    (Measured with these seeds: 19 of 40 placed at one try each, 8 with envelopes.)"""
+    from sitewatch.train import synth
+
+    cars = [  # a car every 80 px across the whole frame
+        OrientedBox(float(x), float(y), 15, 6, 0)
+        for y in range(30, 600, 80)
+        for x in range(30, 600, 80)
+    ]
+
+    def placed(tries: int) -> int:
+        monkeypatch.setattr(synth, "PLACEMENT_TRIES", tries)
+        rng, n = np.random.default_rng(5), 0
+        for _ in range(40):
+            image = np.full((3, 600, 600), 120.0, dtype=np.float32)
+            for cls, box in add_generated(image, 0.3, rng, (ObjectClass.CRANE,), list(cars), 1):
+                n += 1
+                assert cls is ObjectClass.CRANE and box.length_px >= box.width_px
+                assert box.length_px > 70  # a whole crane (22 m or more), not a part of one
+        return n
+
+    assert placed(1) >= 14
+    assert placed(5) >= 30
+    assert not synth._free(cars, [OrientedBox(30, 30, 100, 2, 0)])  # over a car
+    assert synth._free(cars, [OrientedBox(300, 70, 500, 2, 0)])  # along the gap between rows

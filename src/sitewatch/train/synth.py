@@ -4,8 +4,10 @@ and extra large vehicles, drawn onto real backgrounds at the background's GSD.
 Each object is a set of oriented rectangles in metres (body parts with a colour, a texture and a
 height). Drawing is anti-aliased (analytic pixel coverage), and every part casts a shadow: the
 part's footprint shifted away from the sun by height x tan(sun zenith), darkening the ground.
-The sun azimuth and zenith are drawn once per image, so all shadows of an image agree. Every label
-made here is marked generated; figures measured on such data are reported as generated.
+The sun azimuth and zenith are drawn once per image, so all shadows of an image agree. An object
+goes where the footprints of its parts overlap no object already there (up to five positions
+tried; trains cross anything). Label boxes take the long side as length. Every label made here is
+marked generated; figures measured on such data are reported as generated.
 
 Sizes: containers ISO 20 ft / 40 ft (6.06 / 12.19 x 2.44 m, 2.6 m high, stacked 1-3); rail cars
 12-22 x 2.9-3.2 m on ballasted track; tower crane jibs 30-65 m, mobile crane booms 15-40 m, gantry
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import shapely
 
 from sitewatch.core.models import ObjectClass, OrientedBox
 
@@ -229,13 +232,66 @@ def large_vehicle(rng: np.random.Generator) -> tuple[list[Part], float, float]:
     return parts, total, 2.55
 
 
-def _free(boxes: list[OrientedBox], cand: OrientedBox) -> bool:
-    x0, y0, x1, y1 = cand.aabb()
-    for b in boxes:
-        a0, b0, a1, b1 = b.aabb()
-        if x0 < a1 and a0 < x1 and y0 < b1 and b0 < y1:
-            return False
-    return True
+def _free(occupied: list[OrientedBox], parts: list[OrientedBox]) -> bool:
+    """Whether no part footprint of a candidate overlaps an object already there.
+
+    Footprints, not envelopes: a 90 m crane jib crossing a street diagonally has an envelope that
+    covers the whole street, but it is only 1.6 m wide, so testing envelopes kept cranes out of
+    almost every frame with vehicles in it (7% of training crops had one, against 35-46% for the
+    other generated classes)."""
+    if not occupied or not parts:
+        return True
+    a = shapely.polygons([b.corners() for b in parts])
+    b = shapely.polygons([o.corners() for o in occupied])
+    return not bool(shapely.intersects(a[:, None], b[None, :]).any())
+
+
+def _at(
+    cx: float, cy: float, theta: float, gsd_m: float, du: float, dv: float
+) -> tuple[float, float]:
+    """Pixel position of an offset (du along the object's axis, dv across it; metres)."""
+    ct, st = math.cos(theta), math.sin(theta)
+    return cx + (du * ct - dv * st) / gsd_m, cy + (du * st + dv * ct) / gsd_m
+
+
+def _label_box(
+    cx: float, cy: float, length_px: float, width_px: float, theta: float
+) -> OrientedBox:
+    """A label box with its long side as length (a gantry crane can be deeper than its span)."""
+    angle = math.degrees(theta)
+    if width_px > length_px:
+        length_px, width_px, angle = width_px, length_px, angle + 90.0
+    return OrientedBox(cx, cy, length_px, width_px, angle % 180)
+
+
+PLACEMENT_TRIES = 5
+
+
+def _place(
+    items: list[tuple[float, float, list[Part], float, float]],
+    rows: int,
+    cols: int,
+    gsd_m: float,
+    rng: np.random.Generator,
+    occupied: list[OrientedBox] | None,
+) -> tuple[float, float, float, list[OrientedBox]] | None:
+    """A centre, an angle and the label boxes of an object's items where their part footprints
+    overlap nothing `occupied` (None: anywhere), trying up to PLACEMENT_TRIES positions."""
+    for _ in range(PLACEMENT_TRIES if occupied is not None else 1):
+        theta = float(rng.uniform(0, math.pi))
+        cx, cy = float(rng.uniform(0, cols)), float(rng.uniform(0, rows))
+        boxes, footprint = [], []
+        for du, dv, parts, length, width in items:
+            bx, by = _at(cx, cy, theta, gsd_m, du, dv)
+            boxes.append(_label_box(bx, by, length / gsd_m, width / gsd_m, theta))
+            for p in parts:
+                px, py = _at(cx, cy, theta, gsd_m, du + p.du_m, dv + p.dv_m)
+                footprint.append(
+                    OrientedBox(px, py, p.length_m / gsd_m, p.width_m / gsd_m, math.degrees(theta))
+                )
+        if occupied is None or _free(occupied, footprint):
+            return cx, cy, theta, boxes
+    return None
 
 
 def add_generated(
@@ -255,8 +311,6 @@ def add_generated(
     labels: list[tuple[ObjectClass, OrientedBox]] = []
     for _ in range(count):
         cls = classes[int(rng.integers(len(classes)))]
-        theta = float(rng.uniform(0, math.pi))
-        cx, cy = float(rng.uniform(0, cols)), float(rng.uniform(0, rows))
         items: list[tuple[float, float, list[Part], float, float]] = []
         extra: list[Part] = []
         if cls is ObjectClass.CONTAINER:
@@ -268,16 +322,12 @@ def add_generated(
         else:
             parts, length, width = crane(rng) if cls is ObjectClass.CRANE else large_vehicle(rng)
             items = [(0.0, 0.0, parts, length, width)]
-        boxes = []
-        ct, st = math.cos(theta), math.sin(theta)
-        for du, dv, _, length, width in items:
-            bx = cx + (du * ct - dv * st) / gsd_m
-            by = cy + (du * st + dv * ct) / gsd_m
-            boxes.append(
-                OrientedBox(bx, by, length / gsd_m, width / gsd_m, math.degrees(theta) % 180)
-            )
-        if cls is not ObjectClass.RAIL_CAR and not all(_free(occupied, b) for b in boxes):
+        placed = _place(
+            items, rows, cols, gsd_m, rng, None if cls is ObjectClass.RAIL_CAR else occupied
+        )
+        if placed is None:
             continue
+        cx, cy, theta, boxes = placed
         if extra:
             render_parts(image, extra, cx, cy, theta, gsd_m, sun, rng)
         for (du, dv, parts, _, _), box in zip(items, boxes, strict=True):
