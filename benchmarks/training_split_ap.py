@@ -17,8 +17,6 @@ from sitewatch.train.config import load_train_config
 from sitewatch.train.data import load_split
 from sitewatch.train.release import training_split_reports
 
-SETS = ("real 0.3", "generated 0.3", "real 0.5", "generated 0.5")
-
 
 def main() -> None:
     ap = argparse.ArgumentParser()
@@ -28,8 +26,8 @@ def main() -> None:
     reports = training_split_reports(args.model, load_split(load_train_config(args.config)))
     out: dict[str, object] = {"model": args.model.name}
     generated = []
-    for name, rep in zip(SETS, reports, strict=True):
-        out[name] = {cls: round(r["AP50"], 4) for cls, r in rep.items()}
+    for name, rep in reports.items():
+        out[name.removesuffix(" m")] = {cls: round(r["AP50"], 4) for cls, r in rep.items()}
         if name.startswith("generated"):
             generated += [
                 r["AP50"] for cls, r in rep.items() if cls != ObjectClass.SMALL_VEHICLE.value

@@ -322,7 +322,7 @@ def calibrate_detector(
     c = app_context(ctx)
     path = resolve_model(model, c.settings.model)
     split = load_split(load_train_config(config))
-    knots = calibrate_scores(training_split_reports(path, split))
+    knots = calibrate_scores(training_split_reports(path, split).values())
     for m in (path, *also):
         written = write_calibration(m, knots, f"{CALIBRATION_NOTE} (scores of {path.name})")
         console.print(f"wrote {written}", highlight=False)

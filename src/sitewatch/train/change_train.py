@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import model_validator
 from torch.nn import functional
 
 from sitewatch.detect.changenet import METADATA_KEY
@@ -28,6 +28,7 @@ from sitewatch.errors import ConfigError
 from sitewatch.imagery.footprints import read_with_footprints
 from sitewatch.train.change_model import ChangeNet
 from sitewatch.train.change_pairs import FootprintTile, PairSource
+from sitewatch.train.config import TrainingRun
 from sitewatch.train.export import OPSET, write_onnx
 from sitewatch.train.loop import (
     Progress,
@@ -41,13 +42,11 @@ from sitewatch.train.model import gflops_per_megapixel
 Log = Callable[[str], None]
 
 
-class ChangeTrainConfig(BaseModel):
+class ChangeTrainConfig(TrainingRun):
     """A change-model training run."""
 
-    model_config = ConfigDict(extra="forbid")
     name: str = "sitewatch-chg"
     version: str
-    out: Path
     tiles: Path  # folder of 8-bit GeoTIFFs in a projected CRS
     footprints: Path  # GeoJSON building footprints (CRS84)
     val_pattern: str  # tiles whose name matches are held out
@@ -59,13 +58,8 @@ class ChangeTrainConfig(BaseModel):
     crop_px: int = 256
     batch: int = 8
     steps: int = 6000
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    seed: int = 0
     checkpoint_every: int = 250
-    threads: int = 2
     workers: int = 1
-    continue_from: Path | None = None  # a checkpoint to start from (weights, optimiser, step)
 
     @model_validator(mode="after")
     def _check(self) -> ChangeTrainConfig:
@@ -83,11 +77,9 @@ def load_change_config(path: Path) -> ChangeTrainConfig:
     """Read and validate a change training configuration; paths resolve against its folder."""
     config = load_yaml_model(path, ChangeTrainConfig, "change training configuration")
     base = path.parent
-    config.out = (base / config.out).resolve()
+    config.resolve_paths(base)
     config.tiles = (base / config.tiles).resolve()
     config.footprints = (base / config.footprints).resolve()
-    if config.continue_from is not None:
-        config.continue_from = (base / config.continue_from).resolve()
     return config
 
 

@@ -43,13 +43,34 @@ class BackgroundConfig(BaseModel):
     licence: str
 
 
-class TrainConfig(BaseModel):
-    """A training run."""
+class TrainingRun(BaseModel):
+    """What every training run has (detector and change model): where it writes, its schedule
+    (read by train/loop.py) and the checkpoint it may continue from."""
 
     model_config = ConfigDict(extra="forbid")
+    out: Path
+    steps: int
+    batch: int
+    crop_px: int
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    checkpoint_every: int
+    threads: int = 2
+    continue_from: Path | None = None  # a checkpoint to start from (weights, optimiser, step)
+
+    def resolve_paths(self, base: Path) -> None:
+        """Make the run's own paths absolute, relative to the configuration's folder."""
+        self.out = (base / self.out).resolve()
+        if self.continue_from is not None:
+            self.continue_from = (base / self.continue_from).resolve()
+
+
+class TrainConfig(TrainingRun):
+    """A detector training run."""
+
     name: str = "sitewatch-det"
     version: str
-    out: Path
     gsd_range_m: tuple[float, float] = (0.25, 0.6)
     # the GSD the released model reads imagery at (coarser imagery in range is interpolated up)
     work_gsd_m: float | None = None
@@ -57,11 +78,7 @@ class TrainConfig(BaseModel):
     crop_px: int = 192
     batch: int = 16
     steps: int = 5000
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    seed: int = 0
     checkpoint_every: int = 100
-    threads: int = 2
     generated_probability: float = 0.6
     # an extra stride-32 stage in the network: true, or "residual" to grow it onto a checkpoint
     # trained without one (see train/model.py)
@@ -69,7 +86,6 @@ class TrainConfig(BaseModel):
     # train on crops read as inference reads them: coarser levels interpolated up to work_gsd_m
     train_at_work_gsd: bool = False
     release_note: str | None = None  # printed in the model card (what this release changes)
-    continue_from: Path | None = None  # a checkpoint to start from (weights, optimiser, step)
     datasets: list[DatasetConfig]
     backgrounds: list[BackgroundConfig] = Field(default_factory=list)
 
@@ -91,9 +107,7 @@ def load_train_config(path: Path) -> TrainConfig:
     """Read and validate a training configuration; relative paths resolve against its folder."""
     config = load_yaml_model(path, TrainConfig, "training configuration")
     base = path.parent
-    config.out = (base / config.out).resolve()
-    if config.continue_from is not None:
-        config.continue_from = (base / config.continue_from).resolve()
+    config.resolve_paths(base)
     for d in config.datasets:
         d.images, d.labels = (base / d.images).resolve(), (base / d.labels).resolve()
         if d.names is not None:

@@ -13,28 +13,19 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from pydantic import BaseModel
 
 from sitewatch.errors import ConfigError
-from sitewatch.train.config import TrainConfig
+from sitewatch.train.config import TrainConfig, TrainingRun
 from sitewatch.train.data import load_split
 from sitewatch.train.dataset import SampleSource
 from sitewatch.train.loss import build_batch, detection_loss
 from sitewatch.train.model import build_model
 
 Log = Callable[[str], None]
-
-
-class Schedule(Protocol):
-    """What the schedule and the step logic read from a configuration."""
-
-    lr: float
-    steps: int
-    batch: int
-    checkpoint_every: int
 
 
 def optimiser_step(model: Any, opt: Any, loss: torch.Tensor) -> None:
@@ -48,7 +39,7 @@ def optimiser_step(model: Any, opt: Any, loss: torch.Tensor) -> None:
 class Progress:
     """Running means of the loss parts between checkpoints, logged with the rate at each one."""
 
-    def __init__(self, config: Schedule, log: Log, unit: str) -> None:
+    def __init__(self, config: TrainingRun, log: Log, unit: str) -> None:
         self.config, self.log, self.unit = config, log, unit
         self.started, self.window, self.sums = time.perf_counter(), 0, dict[str, float]()
 
@@ -71,7 +62,7 @@ class Progress:
         self.started, self.window, self.sums = time.perf_counter(), 0, {}
 
 
-def learning_rate(config: Schedule, step: int) -> float:
+def learning_rate(config: TrainingRun, step: int) -> float:
     """Warm-up over the first 5% of steps, then cosine decay to 2% of the peak."""
     warm = max(1, config.steps // 20)
     if step < warm:
@@ -137,9 +128,11 @@ def resume(
     if not start.exists():
         raise ConfigError(f"continue_from {start}: no such checkpoint")
     state = torch.load(start, map_location=device)
-    grown = _load_grown(model, state["model"], start) if start == continue_from else []
-    if start != continue_from:
+    if start == continue_from:  # another run's checkpoint: the network may have grown since
+        grown = _load_grown(model, state["model"], start)
+    else:
         model.load_state_dict(state["model"])
+        grown = []
     if grown:  # the optimiser state of the old layers does not fit the grown network
         log(f"continuing from {start} with new layers ({', '.join(grown)}); fresh optimiser")
     else:

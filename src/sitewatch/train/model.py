@@ -1,8 +1,9 @@
 """The sitewatch detector: a small anchor-free oriented-box network in pure torch.
 
 Encoder: plain 3x3 conv-BN-ReLU stages at strides 2, 4, 8 and 16, optionally a stride-32 context
-stage (cranes and trains are longer than the stride-16 receptive field of about 150 px). Decoder: nearest upsampling with lateral 1x1 connections back to stride 2, the output
-stride, so that two cars parked side by side at 0.5 m (about 2.5 m apart, 2.5 output cells) give
+stage (cranes and trains are longer than the stride-16 receptive field of about 150 px).
+Decoder: nearest upsampling with lateral 1x1 connections back to stride 2, the output stride, so
+that two cars parked side by side at 0.5 m (about 2.5 m apart, 2.5 output cells) give
 two peaks. Heads: a per-class centre heatmap, and per cell (dx, dy, log length, log width,
 sin 2a, cos 2a) in output cells. The exported graph takes float32 pixels 0-255 (N, 3, H, W) and
 returns `peaks` (class scores kept only at 3x3 local maxima) and `boxes` (the raw box channels).

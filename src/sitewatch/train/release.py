@@ -8,7 +8,7 @@ generated, the compute cost (GFLOPs per megapixel) and the held-out metrics when
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,7 @@ def export_release(
         work_gsd_m=work,
     )
     export_onnx(checkpoint, fp32, spec)
-    reports = training_split_reports(fp32, split)
+    reports = list(training_split_reports(fp32, split).values())
     thresholds = calibrate_thresholds(reports)
     knots = calibrate_scores(reports)
     log(
@@ -92,9 +92,11 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def training_split_reports(model: Path, split: object) -> list[dict[str, Any]]:
-    """Evaluation reports of a model on the *training* split, at 0.3 m and 0.5 m, real frames
-    plus generated objects on training backgrounds. The validation split is never used."""
+def training_split_reports(model: Path, split: object) -> dict[str, dict[str, Any]]:
+    """Evaluation reports of a model on the *training* split, by set ("real 0.3 m",
+    "generated 0.3 m", "real 0.5 m", "generated 0.5 m"): real frames, and generated objects on
+    every second training frame and the training backgrounds. The validation split is never
+    used."""
     from sitewatch.detect.onnx import load_detector
     from sitewatch.detect.run import DetectOptions
     from sitewatch.train.data import Split
@@ -104,18 +106,16 @@ def training_split_reports(model: Path, split: object) -> list[dict[str, Any]]:
     detector = load_detector(model, score_floor=0.05)
     options = DetectOptions(overlap_px=64)
     low = {c: 0.0 for c in ObjectClass}
-    reports = []
+    reports = {}
     for gsd in (0.3, 0.5):
-        sets = [
-            real_eval_set(split.train, gsd),
-            generated_eval_set(split.train[::2] + split.train_backgrounds, gsd, seed=7),
-        ]
-        for images in sets:
-            reports.append(evaluate(detector, images, options, low))
+        real = real_eval_set(split.train, gsd)
+        generated = generated_eval_set(split.train[::2] + split.train_backgrounds, gsd, seed=7)
+        reports[f"real {gsd:g} m"] = evaluate(detector, real, options, low)
+        reports[f"generated {gsd:g} m"] = evaluate(detector, generated, options, low)
     return reports
 
 
-def calibrate_thresholds(reports: list[dict[str, Any]]) -> dict[ObjectClass, float]:
+def calibrate_thresholds(reports: Iterable[dict[str, Any]]) -> dict[ObjectClass, float]:
     """Per-class operating thresholds: the score of best F1 (IoU 0.5) on the training split,
     averaged over its evaluation sets."""
     found: dict[ObjectClass, list[float]] = {c: [] for c in ObjectClass}
@@ -128,7 +128,7 @@ def calibrate_thresholds(reports: list[dict[str, Any]]) -> dict[ObjectClass, flo
     }
 
 
-def calibrate_scores(reports: list[dict[str, Any]]) -> dict[ObjectClass, Knots]:
+def calibrate_scores(reports: Iterable[dict[str, Any]]) -> dict[ObjectClass, Knots]:
     """Per-class isotonic score calibration, pooled over the training split's evaluation sets."""
     pooled: dict[ObjectClass, tuple[list[float], list[bool]]] = {}
     for rep in reports:

@@ -90,6 +90,14 @@ def _coverage(
     return (slice(y0, y1), slice(x0, x1)), cov.astype(np.float32), u.astype(np.float32)
 
 
+def _at(
+    cx: float, cy: float, theta: float, gsd_m: float, du: float, dv: float
+) -> tuple[float, float]:
+    """Pixel position of an offset (du along the object's axis, dv across it; metres)."""
+    ct, st = math.cos(theta), math.sin(theta)
+    return cx + (du * ct - dv * st) / gsd_m, cy + (du * st + dv * ct) / gsd_m
+
+
 def render_parts(
     image: F32,
     parts: list[Part],
@@ -102,11 +110,9 @@ def render_parts(
 ) -> None:
     """Draw an object's shadows then its parts onto a float (3, rows, cols) image, in place."""
     shape = image.shape[1:]
-    ct, st = math.cos(theta), math.sin(theta)
 
     def centre(p: Part, lift_m: float) -> tuple[float, float]:
-        px = cx + (p.du_m * ct - p.dv_m * st) / gsd_m
-        py = cy + (p.du_m * st + p.dv_m * ct) / gsd_m
+        px, py = _at(cx, cy, theta, gsd_m, p.du_m, p.dv_m)
         off = lift_m * sun.shadow_per_m / gsd_m
         return px + off * math.cos(sun.shadow_dir), py + off * math.sin(sun.shadow_dir)
 
@@ -244,14 +250,6 @@ def _free(occupied: list[OrientedBox], parts: list[OrientedBox]) -> bool:
     a = shapely.polygons([b.corners() for b in parts])
     b = shapely.polygons([o.corners() for o in occupied])
     return not bool(shapely.intersects(a[:, None], b[None, :]).any())
-
-
-def _at(
-    cx: float, cy: float, theta: float, gsd_m: float, du: float, dv: float
-) -> tuple[float, float]:
-    """Pixel position of an offset (du along the object's axis, dv across it; metres)."""
-    ct, st = math.cos(theta), math.sin(theta)
-    return cx + (du * ct - dv * st) / gsd_m, cy + (du * st + dv * ct) / gsd_m
 
 
 def _label_box(
