@@ -13,7 +13,9 @@ Each measurement runs in a fresh child process; peak memory is its VmHWM.
 
     .venv/bin/python benchmarks/bench_detect.py [--skip-memory] [--repeat 2] [--batch N]
 
-`--batch` sets the tiles per inference call (default: DetectOptions' default, 1).
+`--batch` sets the tiles per inference call (default: DetectOptions' default, 1); `--only NAME`
+times only the models whose name contains NAME; `--model PATH` adds a model file to the list (an
+experiment's, say), named by its file name.
 """
 
 from __future__ import annotations
@@ -182,6 +184,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--batch", type=int, default=0, help="tiles per call (0: the default)")
     ap.add_argument("--only", help="time only the models whose name contains this")
+    ap.add_argument("--model", type=Path, action="append", default=[], help="another model")
     args = ap.parse_args()
     if args.child:
         child(*args.child)
@@ -200,6 +203,7 @@ def main() -> int:
         "sitewatch fp32": MODELS / "sitewatch-det-0.3.0.onnx",
         "sitewatch int8 (default)": MODELS / "sitewatch-det-0.3.0-int8.onnx",
         "YOLOv8-style baseline fp32": baseline,
+        **{m.name: m for m in args.model},
     }
     peak = matmul_peak_gflops()
     print(
@@ -209,19 +213,25 @@ def main() -> int:
         for name, model in models.items():
             if args.only and args.only not in name:
                 continue
-            gf = gflops_per_mp(name)
+            # an added model's network is not known here: its compute is not reported
+            gf = gflops_per_mp(name) if model not in args.model else None
             runs = [
                 run_child(model, SPEED_SCENE, Path(tmp), args.batch) for _ in range(args.repeat)
             ]
             best = min(runs, key=lambda r: float(r["seconds"]))  # type: ignore[arg-type]
             run_list = ", ".join(f"{float(r['seconds']):.2f}" for r in runs)  # type: ignore[arg-type]
             infer_mps = SPEED_SIZE**2 / 1e6 / float(best["inference_seconds"])  # type: ignore[arg-type]
+            compute = f"{gf:.2f} GFLOPs/MP; " if gf is not None else ""
+            share = (
+                f" = {gf * infer_mps:.0f} GFLOP/s = {gf * infer_mps / peak:.1%} of the matmul peak"
+                if gf is not None
+                else ""
+            )
             print(
-                f"{name}: {gf:.2f} GFLOPs/MP; end to end best {best['seconds']:.2f} s = "
+                f"{name}: {compute}end to end best {best['seconds']:.2f} s = "
                 f"{best['km2_per_s']:.2f} km2/s = {best['megapixels_per_s']:.1f} MP/s "
-                f"(runs: {run_list} s); "
-                f"inference alone {infer_mps:.1f} MP/s = {gf * infer_mps:.0f} GFLOP/s = "
-                f"{gf * infer_mps / peak:.1%} of the matmul peak; detections {best['detections']}; "
+                f"(runs: {run_list} s); inference alone {infer_mps:.1f} MP/s{share}; "
+                f"detections {best['detections']}; "
                 f"peak RSS {float(best['peak_rss_mb']):.0f} MB"  # type: ignore[arg-type]
             )
         if not args.skip_memory:
