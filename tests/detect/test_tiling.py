@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -12,7 +14,7 @@ from sitewatch.detect.merge import inner_peak_keep, suppress_duplicates
 from sitewatch.detect.run import DetectOptions, detect_array
 from sitewatch.detect.tiling import tile_image
 from sitewatch.errors import ConfigError
-from tests.detect.fakes import FakeDetector, paint
+from tests.detect.fakes import FAKE_INFO, FakeDetector, paint
 
 
 @settings(max_examples=80, deadline=None)
@@ -70,6 +72,41 @@ def test_objects_cut_by_tile_borders_come_out_once(data: st.DataObject, tile: in
     for d in result.detections:
         r, c, h, w = boxes[round(d.score * 1000) - 1]
         assert (d.box.cx, d.box.cy) == pytest.approx((c + w / 2, r + h / 2))
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), tile=st.sampled_from([64, 96, 128]), n=st.integers(1, 6))
+def test_footprint_objects_longer_than_a_tile_come_out_once_and_whole(
+    data: st.DataObject, tile: int, n: int
+) -> None:
+    rows, cols = 300, 340
+    boxes: list[tuple[int, int, int, int]] = []
+    for _ in range(n):
+        long, short = data.draw(st.integers(20, 250)), data.draw(st.integers(2, 12))
+        h, w = (long, short) if data.draw(st.booleans()) else (short, long)
+        r, c = data.draw(st.integers(0, rows - h)), data.draw(st.integers(0, cols - w))
+        apart = all(  # 2 px apart: boxes of different objects do not touch
+            r + h + 2 <= r2 or r2 + h2 + 2 <= r or c + w + 2 <= c2 or c2 + w2 + 2 <= c
+            for r2, c2, h2, w2 in boxes
+        )
+        if apart:
+            boxes.append((r, c, h, w))
+    image = paint(rows, cols, boxes)
+    info = replace(FAKE_INFO, footprint_classes=(ObjectClass.SMALL_VEHICLE,))
+    options = DetectOptions(overlap_px=16, batch=2)
+    result = detect_array(image, FakeDetector(tile, info), options)
+    ids = sorted(round(d.score * 1000) for d in result.detections)
+    assert ids == list(range(1, len(boxes) + 1))  # every object exactly once
+    for d in result.detections:
+        r, c, h, w = boxes[round(d.score * 1000) - 1]
+        assert (d.box.cx, d.box.cy) == pytest.approx((c + w / 2, r + h / 2))
+        assert (d.box.length_px, d.box.width_px) == pytest.approx((max(h, w), min(h, w)))
+    # without footprint classes the same objects come out cut, some more than once
+    plain = detect_array(image, FakeDetector(tile), options).detections
+    if any(max(h, w) > tile for _, _, h, w in boxes):
+        assert len(plain) != len(boxes) or any(
+            d.box.length_px < max(boxes[round(d.score * 1000) - 1][2:]) for d in plain
+        )
 
 
 def test_empty_and_nodata_tiles_are_skipped_and_counted() -> None:

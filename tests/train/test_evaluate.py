@@ -109,10 +109,34 @@ def test_generated_cranes_fit_between_parked_cars_without_covering_them(
             for cls, box in add_generated(image, 0.3, rng, (ObjectClass.CRANE,), list(cars), 1):
                 n += 1
                 assert cls is ObjectClass.CRANE and box.length_px >= box.width_px
-                assert box.length_px > 70  # a whole crane (22 m or more), not a part of one
+                x0, y0, x1, y1 = box.aabb()
+                if min(x0, y0) > 1 and max(x1, y1) < 599:  # not cut by the frame's edge
+                    assert box.length_px > 70  # a whole crane (22 m or more), not a part of one
         return n
 
     assert placed(1) >= 14
     assert placed(5) >= 30
     assert not synth._free(cars, [OrientedBox(30, 30, 100, 2, 0)])  # over a car
     assert synth._free(cars, [OrientedBox(300, 70, 500, 2, 0)])  # along the gap between rows
+
+
+def test_objects_cut_by_the_image_edge_are_labelled_by_their_visible_part() -> None:
+    import shapely
+
+    from sitewatch.train.synth import visible_part
+
+    inside = OrientedBox(50, 50, 40, 6, 30)
+    assert visible_part(inside, 200, 200) == inside
+    jib = visible_part(OrientedBox(10, 50, 100, 6, 0), 200, 200)  # 40 px of it leave the frame
+    assert (jib.cx, jib.cy, jib.length_px, jib.width_px, jib.angle_deg) == pytest.approx(
+        (30, 50, 60, 6, 0)
+    )
+    diagonal = visible_part(OrientedBox(10, 10, 100, 6, 45), 200, 200)
+    assert diagonal.angle_deg == pytest.approx(45) and diagonal.width_px == pytest.approx(6)
+    assert 60 < diagonal.length_px < 70
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        image = np.full((3, 120, 120), 120.0, dtype=np.float32)
+        for _, box in add_generated(image, 0.3, rng, (ObjectClass.CRANE,), [], 2):
+            label = shapely.Polygon(box.corners())  # at least half inside the frame
+            assert label.intersection(shapely.box(0, 0, 120, 120)).area >= 0.5 * label.area

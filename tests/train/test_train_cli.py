@@ -150,3 +150,28 @@ def test_residual_context_stage_grows_onto_a_checkpoint(
     # the other way round (a checkpoint with layers the network lacks) is refused
     r = cli("train", str(_continuation(tmp_path, "back.yaml", "run3", "run2/last.pt", 4)))
     assert r.code == 2 and "the network lacks layers of the checkpoint" in r.err
+
+
+def test_crane_extent_mask_grows_onto_a_checkpoint_and_exports(
+    cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    import onnxruntime
+
+    _dataset(tmp_path / "data")
+    assert cli("train", str(_config(tmp_path, 2))).code == 0
+    grow = _continuation(tmp_path, "mask.yaml", "run2", "run/last.pt", 4, "\nmask_classes: [crane]")
+    r = cli("train", str(grow))
+    assert r.code == 0, r.err
+    log = (tmp_path / "run2" / "train.log").read_text()
+    assert "with new layers (mask); fresh optimiser" in log and " mask " in log
+    image = (np.random.default_rng(1).random((3, 96, 96)) * 255).astype(np.uint8)
+    for name in ("sitewatch-det-0.0.1.onnx", "sitewatch-det-0.0.1-int8.onnx"):
+        path = tmp_path / "run2" / name
+        outputs = onnxruntime.InferenceSession(str(path)).get_outputs()
+        assert [o.name for o in outputs] == ["peaks", "boxes", "masks"]
+        detector = load_detector(path)
+        assert detector.info.footprint_classes == (ObjectClass.CRANE,)
+        result = detect_array(image, detector, DetectOptions(tile_px=64, overlap_px=16))
+        assert result.tiles_run == 4
+    card = (tmp_path / "run2" / "sitewatch-det-0.0.1.md").read_text()
+    assert "`masks` (N, 1, H/2, W/2)" in card

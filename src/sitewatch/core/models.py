@@ -313,6 +313,9 @@ class ModelInfo:
     calibration: Mapping[ObjectClass, tuple[tuple[float, float], ...]] = field(default_factory=dict)
     # the GSD the model reads imagery at: coarser imagery in range is interpolated up to it
     work_gsd_m: float | None = None
+    # classes whose boxes the model takes from footprints (detect/decode.py): a tiled run joins
+    # the pieces of such an object that tile borders cut (detect/run.py)
+    footprint_classes: tuple[ObjectClass, ...] = ()
 
     def read_scale(self, gsd_m: float) -> float:
         """Output pixel size over input pixel size for imagery of `gsd_m` (1: native).

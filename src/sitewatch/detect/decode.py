@@ -3,6 +3,12 @@
 Layouts:
 - `sitewatch`: `peaks` (C, h, w) class scores already reduced to 3x3 local maxima, and `boxes`
   (6, h, w): dx, dy, log length, log width (output cells), sin 2a, cos 2a; output stride 2.
+  Optionally `masks` (M, h, w): per cell, the probability of lying on the footprint of an object
+  of each mask class. A peak of a mask class that lies on a footprint (probability above
+  MASK_THRESHOLD, 8-connected after closing one-cell gaps) takes that footprint's minimum-area
+  rectangle as its box, and the footprint gives one detection, the best-scored peak on it. A
+  crane's centre cell cannot measure 30-90 m of jib, but every cell along the jib can say it is
+  on one. Peaks on no footprint keep their regressed box.
 - `yolo-detect` (Ultralytics YOLOv8/YOLO11 detect export): (4 + nc, A) rows cx, cy, w, h in input
   pixels, then class scores.
 - `yolo-obb` (Ultralytics OBB export): (4 + nc + 1, A): cx, cy, w, h, class scores, angle (radians).
@@ -16,11 +22,17 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
+from scipy import ndimage
 
 from sitewatch.core.models import Detection, ObjectClass, OrientedBox
-from sitewatch.detect.merge import inner_peak_keep
+from sitewatch.detect.merge import inner_peak_keep, min_area_rectangle
 
 F32 = npt.NDArray[np.float32]
+MASK_THRESHOLD = 0.5
+# half-sizes (output cells) of the windows a footprint is looked for in: 32 cells is 19 m at
+# 0.3 m and stride 2; 192 cells (115 m) hold a whole 90 m crane seen from any cell of it
+FOOTPRINT_REACH = (32, 192)
+_EIGHT = np.ones((3, 3), dtype=bool)
 
 
 def decode_sitewatch(
@@ -29,11 +41,14 @@ def decode_sitewatch(
     classes: Sequence[ObjectClass | None],
     thresholds: F32,
     stride: int,
+    masks: F32 | None = None,
+    mask_classes: Sequence[ObjectClass] = (),
 ) -> list[Detection]:
     """Detections from a centre-heatmap output (one tile), in decreasing score order.
 
     A peak whose centre lies inside a higher-scored box of the same class is dropped
     (`inner_peak_keep`): the heatmap of a long object can peak more than once along its axis.
+    Peaks of `mask_classes` take their box from the footprint in `masks` (module docstring).
     """
     cls_idx, ys, xs = np.nonzero(peaks > thresholds[:, None, None])
     mapped = np.array([classes[c] is not None for c in range(len(classes))], dtype=bool)
@@ -50,7 +65,16 @@ def decode_sitewatch(
     angle = np.degrees(0.5 * np.arctan2(s2, c2)) + np.where(b > a, 90.0, 0.0)
     length, width = np.maximum(a, b), np.minimum(a, b)
     cx, cy = (xs + dx) * stride, (ys + dy) * stride
-    keep = inner_peak_keep(cls_idx, cx, cy, length, width, angle)
+    keep = np.ones(len(cls_idx), dtype=bool)
+    if masks is not None:
+        for k, cls in enumerate(mask_classes):
+            if cls not in classes:
+                continue
+            on = np.nonzero(cls_idx == classes.index(cls))[0]
+            if on.size:
+                boxes_k = (cx, cy, length, width, angle)
+                keep &= _footprint_boxes(masks[k], ys, xs, on, stride, boxes_k)
+    keep &= inner_peak_keep(cls_idx, cx, cy, length, width, angle)
     return [
         Detection(classes[c], s, OrientedBox(x, y, ln, w, t % 180.0))
         for c, s, x, y, ln, w, t in zip(
@@ -93,3 +117,65 @@ def decode_yolo(
             w, h, angle = h, w, angle + 90.0
         out.append(Detection(cls, float(conf[a]), OrientedBox(cx, cy, w, h, angle % 180.0)))
     return out
+
+
+def _footprint_boxes(
+    mask: F32,
+    ys: npt.NDArray[np.int64],
+    xs: npt.NDArray[np.int64],
+    peaks: npt.NDArray[np.int64],
+    stride: int,
+    boxes: tuple[npt.NDArray[np.float64], ...],
+) -> npt.NDArray[np.bool_]:
+    """Give the `peaks` (indices, best first) that lie on a footprint of `mask` its rectangle,
+    in place in `boxes` (cx, cy, length, width, angle); which detections to keep (a footprint's
+    later peaks go).
+
+    The footprint is looked for in a window around the peak, grown while the footprint reaches
+    the window's edge, so that a peak on no footprint (most false ones) costs a 3x3 look."""
+    keep = np.ones(len(ys), dtype=bool)
+    rows, cols = mask.shape
+    taken = np.zeros(mask.shape, dtype=bool)
+    for i in peaks.tolist():
+        y, x = int(ys[i]), int(xs[i])
+        near = (slice(max(0, y - 1), y + 2), slice(max(0, x - 1), x + 2))
+        if taken[near].any():
+            keep[i] = False
+            continue
+        if not (mask[near] > MASK_THRESHOLD).any():
+            continue
+        for reach in FOOTPRINT_REACH:
+            r0, c0 = max(0, y - reach), max(0, x - reach)
+            r1, c1 = min(rows, y + reach + 1), min(cols, x + reach + 1)
+            window = mask[r0:r1, c0:c1] > MASK_THRESHOLD
+            on = ndimage.binary_closing(window, _EIGHT, border_value=0) | window
+            labels, _ = ndimage.label(on, _EIGHT)
+            label = int(
+                labels[max(0, y - r0 - 1) : y - r0 + 2, max(0, x - c0 - 1) : x - c0 + 2].max()
+            )
+            part = labels == label
+            inner = (r0 == 0 or not part[0].any()) and (r1 == rows or not part[-1].any())
+            inner &= (c0 == 0 or not part[:, 0].any()) and (c1 == cols or not part[:, -1].any())
+            if inner:
+                break
+        cy_cells, cx_cells = np.nonzero(part)
+        taken[r0:r1, c0:c1] |= part
+        rect = footprint_rectangle(cx_cells + c0, cy_cells + r0, stride)
+        for array, value in zip(boxes, rect, strict=True):
+            array[i] = value
+    return keep
+
+
+def footprint_rectangle(
+    cols: npt.NDArray[np.int64], rows: npt.NDArray[np.int64], stride: int
+) -> tuple[float, float, float, float, float]:
+    """The minimum-area rectangle (cx, cy, length, width, angle in degrees, pixels) holding the
+    given output cells whole."""
+    corners = np.concatenate(
+        [
+            np.stack([(cols + ox) * stride, (rows + oy) * stride], axis=1)
+            for ox in (0, 1)
+            for oy in (0, 1)
+        ]
+    ).astype(np.float64)
+    return min_area_rectangle(corners)

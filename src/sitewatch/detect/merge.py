@@ -8,10 +8,13 @@ longer than the overlap, which two tiles may both see with centres on either sid
 lies inside a higher-scored box of the same class: a centre heatmap of a long object (a rail car,
 a truck) can have several local maxima along its axis, each decoding to a copy of the same box.
 Vectorised, so cheap on dense tiles. All three are idempotent and independent of input order (ties broken by position).
+`join_pieces` joins the pieces of an object too long for any one tile to see whole (a crane
+whose box comes from its footprint, cut by tile borders) into one box over all of them.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -42,6 +45,70 @@ def merge_detections(per_tile: Iterable[tuple[Tile, Sequence[Detection]]]) -> li
             g = shift_detection(d, tile.col, tile.row)
             if tile.owns(g.box.cx, g.box.cy):
                 out.append(g)
+    return out
+
+
+def min_area_rectangle(points: npt.NDArray[np.float64]) -> tuple[float, float, float, float, float]:
+    """The minimum-area rectangle (cx, cy, length, width, angle in degrees) around (n, 2) points
+    that span an area (rotating calipers over the convex hull)."""
+    hull = np.asarray(shapely.convex_hull(shapely.multipoints(points)).exterior.coords)
+    edges = np.diff(hull, axis=0)
+    theta = np.unique(np.mod(np.arctan2(edges[:, 1], edges[:, 0]), np.pi / 2))
+    cos, sin = np.cos(theta)[:, None], np.sin(theta)[:, None]
+    u = hull[None, :, 0] * cos + hull[None, :, 1] * sin
+    v = -hull[None, :, 0] * sin + hull[None, :, 1] * cos
+    extent_u = u.max(axis=1) - u.min(axis=1)
+    extent_v = v.max(axis=1) - v.min(axis=1)
+    best = int(np.argmin(extent_u * extent_v))
+    t = float(theta[best])
+    mu = (u[best].max() + u[best].min()) / 2
+    mv = (v[best].max() + v[best].min()) / 2
+    cx, cy = mu * math.cos(t) - mv * math.sin(t), mu * math.sin(t) + mv * math.cos(t)
+    a, b = float(extent_u[best]), float(extent_v[best])
+    angle = math.degrees(t) + (90.0 if b > a else 0.0)
+    return float(cx), float(cy), max(a, b), min(a, b), angle % 180.0
+
+
+def join_pieces(pieces: Sequence[Detection], others: Sequence[Detection]) -> list[Detection]:
+    """`others` with the `pieces` (detections cut by a tile border) joined in.
+
+    Pieces and detections of one class whose boxes intersect, through at least one piece, form
+    one object: its box is the minimum-area rectangle over all their corners, its score their
+    best. Detections of `others` that touch no piece are returned as they are.
+    """
+    every = list(pieces) + list(others)
+    if not pieces:
+        return list(others)
+    polys = box_polygons(every)
+    tree = STRtree(polys)
+    parent = list(range(len(every)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(pieces)):
+        for j in tree.query(polys[i], predicate="intersects").tolist():
+            if j != i and every[j].object_class is every[i].object_class:
+                parent[root(j)] = root(i)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(every)):
+        groups.setdefault(root(i), []).append(i)
+    out = []
+    for members in groups.values():
+        if len(members) == 1:
+            out.append(every[members[0]])
+            continue
+        corners = np.concatenate([every[i].box.corners() for i in members]).astype(np.float64)
+        cx, cy, length, width, angle = min_area_rectangle(corners)
+        best = max(every[i].score for i in members)
+        out.append(
+            Detection(
+                every[members[0]].object_class, best, OrientedBox(cx, cy, length, width, angle)
+            )
+        )
     return out
 
 

@@ -119,9 +119,10 @@ class OnnxDetector:
         shapes = [tuple(o.shape) for o in outputs]
         nc = len(spec.classes)
         if spec.layout == "sitewatch":
-            h = size // spec.stride
-            ok = shapes[:2] == [(1, nc, h, h), (1, 6, h, h)] and len(shapes) == 2
-            want = f"[(1, {nc}, {h}, {h}), (1, 6, {h}, {h})]"
+            h, m = size // spec.stride, len(spec.mask_classes)
+            expected = [(1, nc, h, h), (1, 6, h, h)] + ([(1, m, h, h)] if m else [])
+            ok = shapes == expected
+            want = str(expected)
         else:
             rows = 4 + nc + (1 if spec.layout == "yolo-obb" else 0)
             ok = len(shapes) >= 1 and len(shapes[0]) == 3 and shapes[0][:2] == (1, rows)
@@ -152,9 +153,16 @@ class OnnxDetector:
         result = []
         for i in range(batch.shape[0]):
             if spec.layout == "sitewatch":
+                masks = outputs[2][i] if spec.mask_classes else None
                 result.append(
                     decode_sitewatch(
-                        outputs[0][i], outputs[1][i], spec.classes, self.thresholds, spec.stride
+                        outputs[0][i],
+                        outputs[1][i],
+                        spec.classes,
+                        self.thresholds,
+                        spec.stride,
+                        masks,
+                        spec.mask_classes,
                     )
                 )
             else:

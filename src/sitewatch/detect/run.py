@@ -5,7 +5,12 @@ Tiles are read one batch ahead on a worker thread while the model runs. Tiles wi
 pixel, or whose valid pixels are all one value (empty), are skipped and counted. Invalid pixels
 inside a tile are set to 0 before inference. Detections are merged by tile ownership; then
 duplicates of long objects are suppressed among the detections whose centres lie near a core edge
-shared by two tiles (the only place a second copy can come from).
+shared by two tiles (the only place a second copy can come from). Objects longer than the overlap
+(a 90 m crane is 300 px at 0.3 m; the default overlap is 128 px) cannot be seen whole by any tile:
+where the model takes a class's boxes from footprints (`ModelInfo.footprint_classes`), a box that
+reaches a tile border shared with a neighbour is a piece, kept whatever its centre, and the pieces
+are joined with each other and with the overlapping detections near core edges
+(`merge.join_pieces`) before that suppression.
 """
 
 from __future__ import annotations
@@ -21,7 +26,12 @@ import numpy.typing as npt
 
 from sitewatch.core.models import Detection, ObjectClass
 from sitewatch.core.ports import Detector
-from sitewatch.detect.merge import merge_detections, suppress_duplicates
+from sitewatch.detect.merge import (
+    join_pieces,
+    merge_detections,
+    shift_detection,
+    suppress_duplicates,
+)
 from sitewatch.detect.tiling import Tile, tile_image
 from sitewatch.errors import ConfigError
 
@@ -87,6 +97,8 @@ def detect_tiled(
     size_r, size_c = _round_up(size_r), _round_up(size_c)
     owned: list[Detection] = []
     near: list[Detection] = []  # centres close to an inner core edge: may be seen twice
+    pieces: list[Detection] = []  # footprint boxes cut by an inner tile border: joined after
+    footprint = frozenset(detector.info.footprint_classes)
     band = options.overlap_for(tile_px)
     run = skipped = 0
     pending: list[tuple[Tile, npt.NDArray[np.uint8]]] = []
@@ -97,7 +109,11 @@ def detect_tiled(
         batch = np.stack([img for _, img in pending])
         results = detector.predict(batch)
         for (tile, _), dets in zip(pending, results, strict=True):
-            for d in merge_detections([(tile, _filter(dets, options.thresholds))]):
+            dets = _filter(dets, options.thresholds)
+            cut = [d for d in dets if d.object_class in footprint and _cut(tile, d, rows, cols)]
+            pieces.extend(shift_detection(d, tile.col, tile.row) for d in cut)
+            whole = [d for d in dets if not any(d is c for c in cut)]
+            for d in merge_detections([(tile, whole)]):
                 (near if _near_inner_edge(tile, d, band, rows, cols) else owned).append(d)
         pending.clear()
 
@@ -114,7 +130,7 @@ def detect_tiled(
         if progress is not None:
             progress(done, len(tiles))
     flush()
-    kept = owned + suppress_duplicates(near, options.nms_iou)
+    kept = owned + suppress_duplicates(join_pieces(pieces, near), options.nms_iou)
     return TiledResult(kept, run, skipped, tile_px)
 
 
@@ -156,6 +172,18 @@ def _near_inner_edge(tile: Tile, d: Detection, band: int, rows: int, cols: int) 
         or (tile.core_col1 < cols and tile.core_col1 - x < reach)
         or (tile.core_row0 > 0 and y - tile.core_row0 < reach)
         or (tile.core_row1 < rows and tile.core_row1 - y < reach)
+    )
+
+
+def _cut(tile: Tile, d: Detection, rows: int, cols: int, margin: float = 2.0) -> bool:
+    """Whether a detection (tile pixels) reaches a border of its tile shared with a neighbour:
+    the tile saw only part of the object."""
+    x0, y0, x1, y1 = d.box.aabb()
+    return (
+        (tile.col > 0 and x0 <= margin)
+        or (tile.col + tile.cols < cols and x1 >= tile.cols - margin)
+        or (tile.row > 0 and y0 <= margin)
+        or (tile.row + tile.rows < rows and y1 >= tile.rows - margin)
     )
 
 

@@ -51,6 +51,8 @@ class ModelSpec:
     stride: int = 2
     calibration: Mapping[ObjectClass, tuple[tuple[float, float], ...]] = field(default_factory=dict)
     work_gsd_m: float | None = None
+    # sitewatch layout: classes with an extent mask output (`masks`), boxes from footprints
+    mask_classes: tuple[ObjectClass, ...] = ()
 
     def threshold(self, cls: ObjectClass) -> float:
         """Operating threshold of a class."""
@@ -69,6 +71,7 @@ class ModelSpec:
             dict(self.thresholds),
             dict(self.calibration),
             self.work_gsd_m,
+            self.mask_classes,
         )
 
     def to_metadata(self) -> str:
@@ -83,6 +86,11 @@ class ModelSpec:
                 "thresholds": {c.value: t for c, t in self.thresholds.items()},
                 "stride": self.stride,
                 **({"work_gsd_m": self.work_gsd_m} if self.work_gsd_m is not None else {}),
+                **(
+                    {"mask_classes": [c.value for c in self.mask_classes]}
+                    if self.mask_classes
+                    else {}
+                ),
             }
         )
 
@@ -106,6 +114,7 @@ def spec_from_metadata(path: Path, text: str) -> ModelSpec:
             work_gsd_m=_work_gsd(
                 doc.get("work_gsd_m"), float(doc["gsd_m"][0]), float(doc["gsd_m"][1])
             ),
+            mask_classes=tuple(ObjectClass(c) for c in doc.get("mask_classes", [])),
         )
     except (ValueError, KeyError, TypeError, ConfigError) as exc:
         raise ModelError(f"{path}: sitewatch metadata is not valid ({exc})") from exc

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sitewatch.core.models import ObjectClass
 from sitewatch.documents import load_yaml_model
 
 Format = Literal["yolo", "yolo-obb", "dota", "coco", "xview"]
@@ -83,6 +84,8 @@ class TrainConfig(TrainingRun):
     # an extra stride-32 stage in the network: true, or "residual" to grow it onto a checkpoint
     # trained without one (see train/model.py)
     context_stage: bool | Literal["residual"] = False
+    # classes given extent masks (footprint per output cell; train/model.py), e.g. [crane]
+    mask_classes: list[ObjectClass] = Field(default_factory=list)
     # train on crops read as inference reads them: coarser levels interpolated up to work_gsd_m
     train_at_work_gsd: bool = False
     release_note: str | None = None  # printed in the model card (what this release changes)

@@ -53,12 +53,14 @@ class Target:
 
 @dataclass(frozen=True)
 class Sample:
-    """An augmented crop with its targets, valid-pixel mask and labelled-class mask."""
+    """An augmented crop with its targets, valid-pixel mask and labelled-class mask, and the
+    footprint masks (M, rows, cols) of the source's mask classes (M = 0: none)."""
 
     image: npt.NDArray[np.uint8]
     targets: tuple[Target, ...]
     valid: npt.NDArray[np.bool_]
     labelled: npt.NDArray[np.bool_]
+    masks: npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)
@@ -99,8 +101,12 @@ class SampleSource:
         generated_probability: float = 0.6,
         seed: int = 0,
         work_gsd_m: float | None = None,
+        mask_classes: Sequence[ObjectClass] = (),
     ) -> None:
+        """`mask_classes`: classes whose generated objects also give a footprint mask per
+        sample (the extent masks of the network, train/model.py)."""
         self.crop_px = crop_px
+        self.mask_classes = tuple(mask_classes)
         self.work_gsd_m = work_gsd_m
         self.generated_probability = generated_probability
         self.rng = np.random.default_rng(seed)
@@ -131,28 +137,36 @@ class SampleSource:
         level = self.levels[int(rng.choice(len(self.levels), p=self.weights))]
         work = self.work_gsd_m
         if work is None or level.gsd_m <= work * GSD_TOLERANCE:  # read native, as inference does
-            crop, targets, valid = self._cut(level, self.crop_px)
+            crop, targets, valid, masks = self._cut(level, self.crop_px)
         else:
-            crop, targets, valid = self._cut(level, math.ceil(self.crop_px * work / level.gsd_m))
-            crop, targets, valid = _to_work_gsd(crop, targets, valid, level.gsd_m, work)
+            crop, targets, valid, masks = self._cut(
+                level, math.ceil(self.crop_px * work / level.gsd_m)
+            )
+            crop, targets, valid, masks = _to_work_gsd(
+                crop, targets, valid, masks, level.gsd_m, work
+            )
             c = self.crop_px
-            crop, valid = _fit(crop, c), _fit(valid, c)
+            crop, valid, masks = _fit(crop, c), _fit(valid, c), _fit(masks, c)
             targets = [t for t in targets if t.box.cx < c and t.box.cy < c]
-        turned, targets, valid = _geometric(crop, targets, valid, rng)
+        turned, targets, valid, masks = _geometric(crop, targets, valid, masks, rng)
         image = _photometric(turned, rng)
         labelled = np.array([cls in level.labelled for cls in CLASSES])
-        return Sample(image, tuple(targets), valid, labelled)
+        return Sample(image, tuple(targets), valid, labelled, masks)
 
     def _cut(
         self, level: _Level, c: int
-    ) -> tuple[npt.NDArray[np.float32], list[Target], npt.NDArray[np.bool_]]:
-        """A c x c crop of a level, with its targets and generated objects drawn at its GSD."""
+    ) -> tuple[
+        npt.NDArray[np.float32], list[Target], npt.NDArray[np.bool_], npt.NDArray[np.float32]
+    ]:
+        """A c x c crop of a level, with its targets and generated objects drawn at its GSD,
+        and the footprint masks of the mask classes."""
         rng = self.rng
         _, rows, cols = level.image.shape
         y0 = int(rng.integers(0, max(1, rows - c + 1)))
         x0 = int(rng.integers(0, max(1, cols - c + 1)))
         crop = np.zeros((3, c, c), dtype=np.float32)
         valid = np.zeros((c, c), dtype=bool)
+        masks = np.zeros((len(self.mask_classes), c, c), dtype=np.float32)
         part = level.image[:, y0 : y0 + c, x0 : x0 + c]
         crop[:, : part.shape[1], : part.shape[2]] = part
         valid[: part.shape[1], : part.shape[2]] = True
@@ -167,11 +181,20 @@ class SampleSource:
         if rng.random() < self.generated_probability:
             occupied = [t.box for t in targets]
             count = int(rng.integers(1, 5))
-            drawn = add_generated(crop, level.gsd_m, rng, GENERATED_CLASSES, occupied, count)
+            drawn = add_generated(
+                crop,
+                level.gsd_m,
+                rng,
+                GENERATED_CLASSES,
+                occupied,
+                count,
+                dict(zip(self.mask_classes, masks, strict=True)),
+            )
             targets += [Target(cls, box, True) for cls, box in drawn]
             crop[:, ~valid] = crop[:, valid].mean(axis=1)[:, None] if valid.any() else 0
             targets = [t for t in targets if valid[_clip(t.box.cy, c), _clip(t.box.cx, c)]]
-        return crop, targets, valid
+            masks *= valid
+        return crop, targets, valid, masks
 
 
 def _fit(array: npt.NDArray[Any], c: int) -> npt.NDArray[Any]:
@@ -186,16 +209,22 @@ def _to_work_gsd(
     crop: npt.NDArray[np.float32],
     targets: list[Target],
     valid: npt.NDArray[np.bool_],
+    masks: npt.NDArray[np.float32],
     gsd_m: float,
     work_gsd_m: float,
-) -> tuple[npt.NDArray[np.float32], list[Target], npt.NDArray[np.bool_]]:
-    """A crop at `gsd_m` interpolated (linear, as on read) up to `work_gsd_m`, with its targets."""
+) -> tuple[npt.NDArray[np.float32], list[Target], npt.NDArray[np.bool_], npt.NDArray[np.float32]]:
+    """A crop at `gsd_m` interpolated (linear, as on read) up to `work_gsd_m`, with its targets
+    and masks."""
     pixels, fx, fy = resample_to_gsd(crop, gsd_m, work_gsd_m, psf_px=0.0)
+    if len(masks):
+        masks = resample_to_gsd(masks, gsd_m, work_gsd_m, psf_px=0.0)[0].astype(np.float32)
+    else:
+        masks = np.zeros((0, *pixels.shape[1:]), dtype=np.float32)
     rows, cols = pixels.shape[1:]
     ri = np.minimum((np.arange(rows) / fy).astype(int), valid.shape[0] - 1)
     ci = np.minimum((np.arange(cols) / fx).astype(int), valid.shape[1] - 1)
     moved = [Target(t.object_class, t.box.scaled(fx, fy), t.oriented) for t in targets]
-    return pixels, moved, valid[np.ix_(ri, ci)]
+    return pixels, moved, valid[np.ix_(ri, ci)], masks
 
 
 def _clip(v: float, n: int) -> int:
@@ -210,8 +239,9 @@ def _geometric(
     image: npt.NDArray[np.float32],
     targets: list[Target],
     valid: npt.NDArray[np.bool_],
+    masks: npt.NDArray[np.float32],
     rng: np.random.Generator,
-) -> tuple[npt.NDArray[np.float32], list[Target], npt.NDArray[np.bool_]]:
+) -> tuple[npt.NDArray[np.float32], list[Target], npt.NDArray[np.bool_], npt.NDArray[np.float32]]:
     n = image.shape[1]
     k = int(rng.integers(4))
     flip = bool(rng.random() < 0.5)
@@ -226,10 +256,17 @@ def _geometric(
         out.append(Target(t.object_class, box, t.oriented))
     image = np.rot90(image, k, axes=(1, 2))
     valid = np.rot90(valid, k)
+    masks = np.rot90(masks, k, axes=(1, 2))
     if flip:
         image = image[:, :, ::-1]
         valid = valid[:, ::-1]
-    return np.ascontiguousarray(image), out, np.ascontiguousarray(valid)
+        masks = masks[:, :, ::-1]
+    return (
+        np.ascontiguousarray(image),
+        out,
+        np.ascontiguousarray(valid),
+        np.ascontiguousarray(masks),
+    )
 
 
 def _photometric(image: npt.NDArray[np.float32], rng: np.random.Generator) -> npt.NDArray[np.uint8]:

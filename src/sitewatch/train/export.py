@@ -41,10 +41,13 @@ def export_onnx(checkpoint: Path, out: Path, spec: ModelSpec) -> Path:
     model.load_state_dict(state["model"])
     model.eval()
     model.export_mode = True
+    outputs: dict[str, dict[int, str] | None] = {"peaks": None, "boxes": None}
+    if model.mask is not None:
+        outputs["masks"] = None
     return write_onnx(
         model,
         {"image": torch.zeros(1, 3, 256, 256)},
-        {"peaks": None, "boxes": None},
+        outputs,
         out,
         {METADATA_KEY: spec.to_metadata()},
     )
@@ -173,6 +176,7 @@ def default_spec(
     thresholds: dict[ObjectClass, float],
     input_px: int = 1024,
     work_gsd_m: float | None = None,
+    mask_classes: Sequence[ObjectClass] = (),
 ) -> ModelSpec:
     """The spec of a sitewatch model."""
     return ModelSpec(
@@ -186,4 +190,5 @@ def default_spec(
         thresholds,
         2,
         work_gsd_m=work_gsd_m,
+        mask_classes=tuple(mask_classes),
     )

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from sitewatch.errors import ConfigError
 from sitewatch.train.config import TrainConfig, TrainingRun
 from sitewatch.train.data import load_split
-from sitewatch.train.dataset import SampleSource
+from sitewatch.train.dataset import CLASSES, SampleSource
 from sitewatch.train.loss import build_batch, detection_loss
 from sitewatch.train.model import build_model
 
@@ -98,7 +98,9 @@ def train(config: TrainConfig, log: Log) -> Path:
         config.generated_probability,
         seed=config.seed + step,
         work_gsd_m=config.work_gsd_m if config.train_at_work_gsd else None,
+        mask_classes=config.mask_classes,
     )
+    mask_index = tuple(CLASSES.index(c) for c in config.mask_classes)
     model.train()
     progress = Progress(config, log, "samples")
     while step < config.steps:
@@ -106,8 +108,8 @@ def train(config: TrainConfig, log: Log) -> Path:
             group["lr"] = learning_rate(config, step)
         batch = build_batch([source.sample() for _ in range(config.batch)])
         batch = {k: v.to(device) for k, v in batch.items()}
-        heat, box = model(batch["image"])
-        loss, parts = detection_loss(heat, box, batch)
+        heat, box, mask = model(batch["image"])
+        loss, parts = detection_loss(heat, box, batch, mask, mask_index)
         optimiser_step(model, opt, loss)
         step += 1
         progress.add({"loss": float(loss.detach()), **parts})

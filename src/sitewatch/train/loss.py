@@ -5,6 +5,9 @@ side-by-side cars stay separate peaks), penalty-reduced focal loss (CenterNet), 
 pixels and labelled classes. Boxes, at centre cells only: L1 on the sub-cell offset; for oriented
 labels L1 on log length, log width and on (sin 2a, cos 2a) weighted by elongation; for axis-aligned
 labels (orientation unknown) L1 on the log extents of the predicted box's axis-aligned envelope.
+Extent masks (where the network has them): the parts' footprint coverage averaged over each
+output cell, binary cross-entropy plus a soft Dice term over the batch (footprints cover a small
+share of the pixels), on valid pixels of samples that label the class.
 """
 
 from __future__ import annotations
@@ -71,7 +74,10 @@ def build_batch(samples: Sequence[Sample]) -> dict[str, torch.Tensor]:
                 math.log(max(y1 - y0, 1.0) / STRIDE),
             )
     images = np.stack([s.image for s in samples]).astype(np.float32)
+    m = samples[0].masks.shape[0]
+    masks = np.stack([s.masks for s in samples]).reshape(n, m, h, STRIDE, w, STRIDE).mean((3, 5))
     return {
+        "masks": torch.from_numpy(masks.astype(np.float32)),
         "image": torch.from_numpy(images),
         "heat": torch.from_numpy(heat),
         "valid": torch.from_numpy(valid),
@@ -94,10 +100,25 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -
     return -(pos_loss.sum() + neg_loss.sum()) / n
 
 
+def mask_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy on soft targets plus (1 - soft Dice) over the whole batch."""
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    denom = weight.expand_as(bce).sum().clamp(min=1.0)
+    p = torch.sigmoid(logits) * weight
+    t = target * weight
+    dice = (2 * (p * t).sum() + 1.0) / (p.sum() + t.sum() + 1.0)
+    return (bce * weight).sum() / denom + (1 - dice)
+
+
 def detection_loss(
-    heat_logits: torch.Tensor, box: torch.Tensor, batch: dict[str, torch.Tensor]
+    heat_logits: torch.Tensor,
+    box: torch.Tensor,
+    batch: dict[str, torch.Tensor],
+    mask_logits: torch.Tensor | None = None,
+    mask_index: tuple[int, ...] = (),
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Total loss and its parts."""
+    """Total loss and its parts. `mask_logits` (N, M, h, w): the extent masks of the classes
+    at `mask_index` (indices into CLASSES), where the network has them."""
     mask = batch["valid"] * batch["cls_mask"]
     l_heat = focal_loss(heat_logits, batch["heat"], mask)
     n, c, h, w = box.shape
@@ -123,8 +144,14 @@ def detection_loss(
     l_norm = ((pred[..., 4:6].pow(2).sum(-1) - 1).abs() * present).sum()
     l_box = (l_size_o + l_ang + l_env + 0.1 * l_norm) / denom
     total = l_heat + l_off + 0.5 * l_box
-    return total, {
+    parts = {
         "heat": float(l_heat.detach()),
         "offset": float(l_off.detach()),
         "box": float(l_box.detach()),
     }
+    if mask_logits is not None:
+        weight = batch["valid"] * batch["cls_mask"][:, list(mask_index)]
+        l_mask = mask_loss(mask_logits, batch["masks"], weight)
+        total = total + l_mask
+        parts["mask"] = float(l_mask.detach())
+    return total, parts

@@ -46,12 +46,14 @@ def export_release(
     int8 = out_dir / f"{stem}-int8.onnx"
     split = load_split(config)
     work = config.work_gsd_m
+    masks = config.mask_classes
     spec = default_spec(
         fp32,
         stem,
         config.gsd_range_m,
         {c: OPERATING_THRESHOLD for c in ObjectClass},
         work_gsd_m=work,
+        mask_classes=masks,
     )
     export_onnx(checkpoint, fp32, spec)
     reports = list(training_split_reports(fp32, split).values())
@@ -61,14 +63,18 @@ def export_release(
         "operating thresholds (best F1 on the training split): "
         + ", ".join(f"{c.value} {t:.2f}" for c, t in thresholds.items())
     )
-    spec = default_spec(fp32, stem, config.gsd_range_m, thresholds, work_gsd_m=work)
+    spec = default_spec(
+        fp32, stem, config.gsd_range_m, thresholds, work_gsd_m=work, mask_classes=masks
+    )
     write_spec(fp32, spec)
     log(f"exported {fp32}")
     source = SampleSource(
         split.train[::3], split.train_backgrounds, [0.3, 0.5], config.crop_px, seed=99
     )
     crops = [source.sample().image for _ in range(CALIBRATION_CROPS)]
-    int8_spec = default_spec(int8, f"{stem}-int8", config.gsd_range_m, thresholds, work_gsd_m=work)
+    int8_spec = default_spec(
+        int8, f"{stem}-int8", config.gsd_range_m, thresholds, work_gsd_m=work, mask_classes=masks
+    )
     log(f"quantising {int8}")
     quantize_int8(fp32, int8, int8_spec, crops)
     log(f"quantised {int8}")
@@ -213,13 +219,20 @@ def model_card(
     )
     estimates = "; ".join(f"{k}: {v}" for k, v in split.gsd_estimates.items()) or "none"
     metrics = metrics_section(EVAL_JSON)
+    masks_text = (
+        f"\n  `masks` (N, {len(config.mask_classes)}, H/2, W/2): per cell, the probability of "
+        f"lying on the footprint of a {', '.join(c.value for c in config.mask_classes)}; the "
+        "boxes of those classes are taken from the footprint around their peak."
+        if config.mask_classes
+        else ""
+    )
     return f"""# Model card: {stem}
 
 - **What:** an anchor-free oriented-box detector (centre heatmap, output stride 2) for
   small_vehicle, large_vehicle, rail_car, crane and container in satellite images.
 - **Files:** `{stem}.onnx` (fp32) and `{stem}-int8.onnx` (static int8, QDQ, per-channel
   weights; heads kept in float). Inputs: float32 RGB 0-255, (N, 3, H, W), H and W multiples of 32.
-  Outputs: `peaks` (N, 5, H/2, W/2) class scores at local maxima; `boxes` (N, 6, H/2, W/2).
+  Outputs: `peaks` (N, 5, H/2, W/2) class scores at local maxima; `boxes` (N, 6, H/2, W/2).{masks_text}
 - **GSD range:** {config.gsd_range_m[0]}-{config.gsd_range_m[1]} m. Finer imagery is averaged
   down to {config.gsd_range_m[0]} m on read; {_work_text(config.work_gsd_m)}coarser than the
   range is refused unless forced.

@@ -6,7 +6,10 @@ height). Drawing is anti-aliased (analytic pixel coverage), and every part casts
 part's footprint shifted away from the sun by height x tan(sun zenith), darkening the ground.
 The sun azimuth and zenith are drawn once per image, so all shadows of an image agree. An object
 goes where the footprints of its parts overlap no object already there (up to five positions
-tried; trains cross anything). Label boxes take the long side as length. Every label made here is
+tried; trains cross anything). Label boxes take the long side as length. An object is labelled
+when its centre lies in the image, and its label is the part inside the image (`visible_part`):
+until 2026-11-24 it was the whole box, which no detector can find where a 90 m crane leaves a
+50 m frame. Every label made here is
 marked generated; figures measured on such data are reported as generated.
 
 Sizes: containers ISO 20 ft / 40 ft (6.06 / 12.19 x 2.44 m, 2.6 m high, stacked 1-3); rail cars
@@ -107,8 +110,10 @@ def render_parts(
     gsd_m: float,
     sun: Sun,
     rng: np.random.Generator,
+    mask: F32 | None = None,
 ) -> None:
-    """Draw an object's shadows then its parts onto a float (3, rows, cols) image, in place."""
+    """Draw an object's shadows then its parts onto a float (3, rows, cols) image, in place;
+    `mask` (rows, cols), where given, takes the parts' coverage (their footprints, no shadow)."""
     shape = image.shape[1:]
 
     def centre(p: Part, lift_m: float) -> tuple[float, float]:
@@ -130,6 +135,8 @@ def render_parts(
         if got is None:
             continue
         win, cov, u = got
+        if mask is not None:
+            mask[win] = np.maximum(mask[win], cov)
         colour = np.array(p.colour, dtype=np.float32) * rng.uniform(0.85, 1.1)
         tone = np.ones_like(cov)
         if p.stripes_m > 0:
@@ -262,6 +269,24 @@ def _label_box(
     return OrientedBox(cx, cy, length_px, width_px, angle % 180)
 
 
+def visible_part(box: OrientedBox, cols: int, rows: int) -> OrientedBox:
+    """The part of a label box inside the image, on the object's own axes: what an annotator
+    draws for an object that the image edge cuts (a crane jib leaving the frame)."""
+    poly = shapely.Polygon(box.corners())
+    inside = poly.intersection(shapely.box(0, 0, cols, rows))
+    if inside.area >= poly.area * 0.999 or inside.is_empty:
+        return box
+    pts = shapely.get_coordinates(inside)
+    t = math.radians(box.angle_deg)
+    dx, dy = pts[:, 0] - box.cx, pts[:, 1] - box.cy
+    u = dx * math.cos(t) + dy * math.sin(t)
+    v = -dx * math.sin(t) + dy * math.cos(t)
+    mu, mv = (u.max() + u.min()) / 2, (v.max() + v.min()) / 2
+    cx = box.cx + mu * math.cos(t) - mv * math.sin(t)
+    cy = box.cy + mu * math.sin(t) + mv * math.cos(t)
+    return _label_box(float(cx), float(cy), float(u.max() - u.min()), float(v.max() - v.min()), t)
+
+
 PLACEMENT_TRIES = 5
 
 
@@ -299,10 +324,13 @@ def add_generated(
     classes: tuple[ObjectClass, ...],
     occupied: list[OrientedBox],
     count: int,
+    masks: dict[ObjectClass, F32] | None = None,
 ) -> list[tuple[ObjectClass, OrientedBox]]:
     """Draw up to `count` generated objects (or groups) of `classes` where nothing is yet.
 
-    Returns the labels drawn (class and pixel box). `occupied` is extended in place.
+    Returns the labels drawn (class and pixel box). `occupied` is extended in place. `masks`
+    maps classes to (rows, cols) arrays that take the footprint coverage of every object of that
+    class drawn, whether or not its centre (hence its label) falls inside the image.
     """
     rows, cols = image.shape[1:]
     sun = draw_sun(rng)
@@ -341,10 +369,10 @@ def add_generated(
                 )
                 for p in parts
             ]
-            render_parts(image, shifted, cx, cy, theta, gsd_m, sun, rng)
-            visible = 0 <= box.cx < cols and 0 <= box.cy < rows
-            if visible:
-                labels.append((cls, box))
+            mask = masks.get(cls) if masks else None
+            render_parts(image, shifted, cx, cy, theta, gsd_m, sun, rng, mask)
+            if 0 <= box.cx < cols and 0 <= box.cy < rows:
+                labels.append((cls, visible_part(box, cols, rows)))
                 occupied.append(box)
     return labels
 
