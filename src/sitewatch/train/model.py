@@ -99,12 +99,12 @@ class SiteDet(nn.Module):
         c4 = self.down4(c3)
         if self.context:
             c5 = self.down5(c4)
-            c4 = c4 + self.lat4(functional.interpolate(c5, scale_factor=2.0))
+            c4 = c4 + _up(self.lat4(c5))
             if self.context is True:
                 c4 = self.fuse4(c4)
-        p3 = self.fuse3(c3 + self.lat3(functional.interpolate(c4, scale_factor=2.0)))
-        p2 = self.fuse2(c2 + self.lat2(functional.interpolate(p3, scale_factor=2.0)))
-        p1 = self.fuse1(self.skip1(c1) + self.lat1(functional.interpolate(p2, scale_factor=2.0)))
+        p3 = self.fuse3(c3 + _up(self.lat3(c4)))
+        p2 = self.fuse2(c2 + _up(self.lat2(p3)))
+        p1 = self.fuse1(self.skip1(c1) + _up(self.lat1(p2)))
         if not self.export_mode:
             mask = self.mask(p1) if self.mask is not None else None
             return self.heat(p1), self.box(p1), mask
@@ -127,6 +127,13 @@ class SiteDet(nn.Module):
         c, b = self.heat.out_channels, self.box.out_channels
         mask = out[:, c + b :] if self.mask is not None else None
         return out[:, :c], out[:, c : c + b], mask
+
+
+def _up(x: torch.Tensor) -> torch.Tensor:
+    """Nearest 2x upsampling. The lateral 1x1 convolutions run before it, not after: a 1x1
+    convolution commutes with nearest upsampling, so the result is the same, for a quarter of
+    the convolution's work and fewer channels to upsample."""
+    return functional.interpolate(x, scale_factor=2.0)
 
 
 def build_model(config: Any) -> SiteDet:

@@ -226,6 +226,15 @@ def model_card(
         if config.mask_classes
         else ""
     )
+    long_text = (
+        "Long objects: the encoder sees about 150 px around a centre, less than a 40-90 m crane "
+        f"at 0.3 m, so {', '.join(c.value for c in config.mask_classes)} boxes come from the "
+        "footprint the extent mask finds around a peak; the figures above come from generated "
+        "objects only, and real ones (lattice jibs, shadows across roofs) may differ."
+        if config.mask_classes
+        else "Long objects are weak: the encoder sees about 150 px around a centre, less than "
+        "a 40-90 m\n  crane at 0.3 m, and no crane is found."
+    )
     return f"""# Model card: {stem}
 
 - **What:** an anchor-free oriented-box detector (centre heatmap, output stride 2) for
@@ -287,7 +296,6 @@ random frames. Details and PR curves: `benchmarks/results/detector/` (fp32) and
   resampled to satellite GSD: parking lots, deserts and snow are not represented.
 - Orientation of real vehicles is learned only through their axis-aligned boxes (the box's
   envelope is supervised); oriented supervision comes from generated objects.
-- Long objects are weak: the encoder sees about 150 px around a centre, less than a 40-90 m
-  crane at 0.3 m, and no crane is found. Large vehicles (trucks, tankers, buses) are found at
+- {long_text} Large vehicles (trucks, tankers, buses) are found at
   low recall. Trust counts of small vehicles most.
 """
