@@ -175,3 +175,23 @@ def test_crane_extent_mask_grows_onto_a_checkpoint_and_exports(
         assert result.tiles_run == 4
     card = (tmp_path / "run2" / "sitewatch-det-0.0.1.md").read_text()
     assert "`masks` (N, 1, H/2, W/2)" in card
+
+
+def test_export_graph_computes_what_training_computes() -> None:
+    """The export reformulations (fused heads) change no number."""
+    from sitewatch.train.model import SiteDet
+
+    torch.manual_seed(0)
+    model = SiteDet(mask_classes=1).eval()
+    for p in model.parameters():  # non-trivial heads, biases included
+        p.data.normal_(0, 0.1)
+    x = torch.rand(1, 3, 64, 64) * 255
+    with torch.no_grad():
+        heat, box, mask = model(x)
+        model.export_mode = True
+        peaks, box_e, mask_e = model(x)
+    scores = torch.sigmoid(heat)
+    local = scores == torch.nn.functional.max_pool2d(scores, 3, 1, 1)
+    torch.testing.assert_close(peaks, scores * local)
+    torch.testing.assert_close(box_e, box)
+    torch.testing.assert_close(mask_e, torch.sigmoid(mask))
