@@ -72,8 +72,9 @@ def decode_sitewatch(
                 continue
             on = np.nonzero(cls_idx == classes.index(cls))[0]
             if on.size:
-                boxes_k = (cx, cy, length, width, angle)
-                keep &= _footprint_boxes(masks[k], ys, xs, on, stride, boxes_k)
+                keep &= _footprint_boxes(
+                    masks[k], ys, xs, on, stride, (cx, cy, length, width, angle)
+                )
     keep &= inner_peak_keep(cls_idx, cx, cy, length, width, angle)
     return [
         Detection(classes[c], s, OrientedBox(x, y, ln, w, t % 180.0))

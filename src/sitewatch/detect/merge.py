@@ -48,6 +48,23 @@ def merge_detections(per_tile: Iterable[tuple[Tile, Sequence[Detection]]]) -> li
     return out
 
 
+def extent_on_axes(
+    points: npt.NDArray[np.float64], theta: float
+) -> tuple[float, float, float, float]:
+    """The rectangle around (n, 2) points with sides along angle `theta` (radians) and across
+    it: centre x, centre y, extent along, extent across."""
+    c, s = math.cos(theta), math.sin(theta)
+    u = points[:, 0] * c + points[:, 1] * s
+    v = -points[:, 0] * s + points[:, 1] * c
+    mu, mv = (u.max() + u.min()) / 2, (v.max() + v.min()) / 2
+    return (
+        float(mu * c - mv * s),
+        float(mu * s + mv * c),
+        float(u.max() - u.min()),
+        float(v.max() - v.min()),
+    )
+
+
 def min_area_rectangle(points: npt.NDArray[np.float64]) -> tuple[float, float, float, float, float]:
     """The minimum-area rectangle (cx, cy, length, width, angle in degrees) around (n, 2) points
     that span an area (rotating calipers over the convex hull)."""
@@ -57,16 +74,11 @@ def min_area_rectangle(points: npt.NDArray[np.float64]) -> tuple[float, float, f
     cos, sin = np.cos(theta)[:, None], np.sin(theta)[:, None]
     u = hull[None, :, 0] * cos + hull[None, :, 1] * sin
     v = -hull[None, :, 0] * sin + hull[None, :, 1] * cos
-    extent_u = u.max(axis=1) - u.min(axis=1)
-    extent_v = v.max(axis=1) - v.min(axis=1)
-    best = int(np.argmin(extent_u * extent_v))
-    t = float(theta[best])
-    mu = (u[best].max() + u[best].min()) / 2
-    mv = (v[best].max() + v[best].min()) / 2
-    cx, cy = mu * math.cos(t) - mv * math.sin(t), mu * math.sin(t) + mv * math.cos(t)
-    a, b = float(extent_u[best]), float(extent_v[best])
+    area = (u.max(axis=1) - u.min(axis=1)) * (v.max(axis=1) - v.min(axis=1))
+    t = float(theta[int(np.argmin(area))])
+    cx, cy, a, b = extent_on_axes(hull, t)
     angle = math.degrees(t) + (90.0 if b > a else 0.0)
-    return float(cx), float(cy), max(a, b), min(a, b), angle % 180.0
+    return cx, cy, max(a, b), min(a, b), angle % 180.0
 
 
 def join_pieces(pieces: Sequence[Detection], others: Sequence[Detection]) -> list[Detection]:

@@ -109,10 +109,12 @@ def detect_tiled(
         batch = np.stack([img for _, img in pending])
         results = detector.predict(batch)
         for (tile, _), dets in zip(pending, results, strict=True):
-            dets = _filter(dets, options.thresholds)
-            cut = [d for d in dets if d.object_class in footprint and _cut(tile, d, rows, cols)]
-            pieces.extend(shift_detection(d, tile.col, tile.row) for d in cut)
-            whole = [d for d in dets if not any(d is c for c in cut)]
+            whole = []
+            for d in _filter(dets, options.thresholds):
+                if d.object_class in footprint and _cut(tile, d, rows, cols):
+                    pieces.append(shift_detection(d, tile.col, tile.row))
+                else:
+                    whole.append(d)
             for d in merge_detections([(tile, whole)]):
                 (near if _near_inner_edge(tile, d, band, rows, cols) else owned).append(d)
         pending.clear()

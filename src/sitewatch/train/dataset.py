@@ -216,10 +216,7 @@ def _to_work_gsd(
     """A crop at `gsd_m` interpolated (linear, as on read) up to `work_gsd_m`, with its targets
     and masks."""
     pixels, fx, fy = resample_to_gsd(crop, gsd_m, work_gsd_m, psf_px=0.0)
-    if len(masks):
-        masks = resample_to_gsd(masks, gsd_m, work_gsd_m, psf_px=0.0)[0].astype(np.float32)
-    else:
-        masks = np.zeros((0, *pixels.shape[1:]), dtype=np.float32)
+    masks = resample_to_gsd(masks, gsd_m, work_gsd_m, psf_px=0.0)[0]
     rows, cols = pixels.shape[1:]
     ri = np.minimum((np.arange(rows) / fy).astype(int), valid.shape[0] - 1)
     ci = np.minimum((np.arange(cols) / fx).astype(int), valid.shape[1] - 1)

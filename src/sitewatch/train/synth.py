@@ -27,6 +27,7 @@ import numpy.typing as npt
 import shapely
 
 from sitewatch.core.models import ObjectClass, OrientedBox
+from sitewatch.detect.merge import extent_on_axes
 
 F32 = npt.NDArray[np.float32]
 
@@ -276,15 +277,9 @@ def visible_part(box: OrientedBox, cols: int, rows: int) -> OrientedBox:
     inside = poly.intersection(shapely.box(0, 0, cols, rows))
     if inside.area >= poly.area * 0.999 or inside.is_empty:
         return box
-    pts = shapely.get_coordinates(inside)
     t = math.radians(box.angle_deg)
-    dx, dy = pts[:, 0] - box.cx, pts[:, 1] - box.cy
-    u = dx * math.cos(t) + dy * math.sin(t)
-    v = -dx * math.sin(t) + dy * math.cos(t)
-    mu, mv = (u.max() + u.min()) / 2, (v.max() + v.min()) / 2
-    cx = box.cx + mu * math.cos(t) - mv * math.sin(t)
-    cy = box.cy + mu * math.sin(t) + mv * math.cos(t)
-    return _label_box(float(cx), float(cy), float(u.max() - u.min()), float(v.max() - v.min()), t)
+    cx, cy, along, across = extent_on_axes(shapely.get_coordinates(inside), t)
+    return _label_box(cx, cy, along, across, t)
 
 
 PLACEMENT_TRIES = 5
