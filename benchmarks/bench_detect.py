@@ -83,18 +83,20 @@ def make_speed_scene() -> None:
         ds.write(mosaic)
 
 
-def gflops_per_mp(name: str) -> float:
+def gflops_per_mp(name: str, model: Path) -> float:
     """Convolution FLOPs (2 per multiply-add) per megapixel, counted on the torch definitions
-    (the int8 model runs the same convolutions as the fp32 one)."""
+    (the int8 model runs the same convolutions as the fp32 one), with the extent-mask heads the
+    model file declares."""
     if name.startswith("YOLO"):
         sys.path.insert(0, str(HERE))
         from yolo_baseline import YoloBaseline
         from yolo_baseline import gflops_per_mp as yolo_gf
 
         return yolo_gf(YoloBaseline())
+    from sitewatch.detect.onnx import load_spec
     from sitewatch.train.model import SiteDet, gflops_per_megapixel
 
-    return gflops_per_megapixel(SiteDet())
+    return gflops_per_megapixel(SiteDet(mask_classes=len(load_spec(model).mask_classes)))
 
 
 def matmul_peak_gflops() -> float:
@@ -214,7 +216,7 @@ def main() -> int:
             if args.only and args.only not in name:
                 continue
             # an added model's network is not known here: its compute is not reported
-            gf = gflops_per_mp(name) if model not in args.model else None
+            gf = gflops_per_mp(name, model) if model not in args.model else None
             runs = [
                 run_child(model, SPEED_SCENE, Path(tmp), args.batch) for _ in range(args.repeat)
             ]
