@@ -111,7 +111,7 @@ def test_generated_cranes_fit_between_parked_cars_without_covering_them(
                 assert cls is ObjectClass.CRANE and box.length_px >= box.width_px
                 x0, y0, x1, y1 = box.aabb()
                 if min(x0, y0) > 1 and max(x1, y1) < 599:  # not cut by the frame's edge
-                    assert box.length_px > 70  # a whole crane (22 m or more), not a part of one
+                    assert box.length_px > 65  # a whole crane (20 m or more), not a part of one
         return n
 
     assert placed(1) >= 14
@@ -140,3 +140,44 @@ def test_objects_cut_by_the_image_edge_are_labelled_by_their_visible_part() -> N
         for _, box in add_generated(image, 0.3, rng, (ObjectClass.CRANE,), [], 2):
             label = shapely.Polygon(box.corners())  # at least half inside the frame
             assert label.intersection(shapely.box(0, 0, 120, 120)).area >= 0.5 * label.area
+
+
+def _shadow(part_base_m: float) -> np.ndarray:
+    """Darkened pixels (bool) around a 10 x 3 m box 6 m high, drawn along x at (50, 50) at
+    0.3 m, the sun at 45 degrees casting shadows towards +y."""
+    from sitewatch.train.synth import Part, Sun, render_parts
+
+    image = np.full((3, 100, 100), 120.0, dtype=np.float32)
+    part = Part(0, 0, 10, 3, (240.0, 240.0, 240.0), 6.0, 0.0, part_base_m)
+    sun = Sun(np.pi / 2, 1.0, 0.5)
+    render_parts(image, [part], 50, 50, 0.0, 0.3, sun, np.random.default_rng(0))
+    dark: np.ndarray = image.max(axis=0) < 100
+    return dark
+
+
+def test_solid_objects_cast_shadows_attached_to_them_and_held_up_parts_cast_them_apart() -> None:
+    """A box standing on the ground darkens the ground from its own edge (y 55) out to its
+    top's shadow (6 m at 45 degrees: 20 px further); a part held up at 5-6 m casts its shadow
+    17-20 px away, with lit ground between, as a crane jib's."""
+    ground = _shadow(0.0)[:, 50]
+    assert ground[56:74].all() and not ground[77:].any() and not ground[:45].any()
+    held = _shadow(5.0)[:, 50]
+    assert not held[56:61].any() and held[63:74].all() and not held[77:].any()
+
+
+def test_drawn_objects_are_blurred_like_their_background_and_the_rest_is_untouched() -> None:
+    rng = np.random.default_rng(4)
+    image = np.random.default_rng(1).uniform(0, 255, (3, 300, 300)).astype(np.float32)
+    before = image.copy()
+    add_generated(image, 0.3, rng, (ObjectClass.LARGE_VEHICLE,), [], 1)
+    changed = np.abs(image - before).max(axis=0) > 1e-3
+    assert 0 < changed.mean() < 0.2  # one vehicle and its shadow, not the whole frame
+    from sitewatch.train.synth import Part, Sun, render_parts, soften
+
+    sharp = np.zeros((3, 40, 40), dtype=np.float32)
+    render_parts(sharp, [Part(0, 0, 6, 6, (255.0,) * 3, 0.0)], 20, 20, 0.0, 0.3, Sun(0, 0, 0), rng)
+    soft = sharp.copy()
+    soften(soft, np.zeros_like(sharp), 0.8)
+    step = lambda a: np.abs(np.diff(a[0, 20])).max()  # noqa: E731
+    assert step(soft) < 0.6 * step(sharp)  # edges softened
+    assert soft.sum() == pytest.approx(sharp.sum(), rel=1e-3)  # energy kept, nothing added

@@ -40,6 +40,7 @@ from sitewatch.train.synth import (
     crane,
     large_vehicle,
     render_parts,
+    soften,
 )
 
 F32 = npt.NDArray[np.float32]
@@ -308,6 +309,7 @@ def render_image(
     gsd = plan.sensor.gsd_m
     img, _, _ = resample_to_gsd(background, background_gsd_m, gsd, psf_px=plan.sensor.blur_px)
     img = img.copy()
+    before = img.copy()
     rows, cols = img.shape[1:]
     # the rail track is always there
     _, (fx0, fy0, fx1, fy1), _ = ZONES["rail-yard"]
@@ -331,6 +333,7 @@ def render_image(
                 plan.sun,
                 rng,
             )
+    soften(img, before, plan.sensor.blur_px)
     g = np.array(plan.sensor.gains, dtype=np.float32)[:, None, None]
     img = img * g + rng.normal(0, plan.sensor.noise, img.shape).astype(np.float32)
     covers: dict[str, float] = {}

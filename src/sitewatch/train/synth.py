@@ -1,10 +1,15 @@
 """Generated objects for the classes without public overhead labels: rail cars, cranes, containers,
 and extra large vehicles, drawn onto real backgrounds at the background's GSD.
 
-Each object is a set of oriented rectangles in metres (body parts with a colour, a texture and a
-height). Drawing is anti-aliased (analytic pixel coverage), and every part casts a shadow: the
-part's footprint shifted away from the sun by height x tan(sun zenith), darkening the ground.
-The sun azimuth and zenith are drawn once per image, so all shadows of an image agree. An object
+Each object is a set of oriented rectangles in metres (body parts with a colour, a texture, a
+height and the height of their underside). Drawing is anti-aliased (analytic pixel coverage),
+and every part casts a shadow: its footprint swept away from the sun from its underside's
+shift to its top's (height x tan(sun zenith)), darkening the ground. A box standing on the
+ground thus has its shadow attached to it; a crane jib held up on its mast casts a strip far
+off, joined to the crane by the mast's shadow. Until 2026-11-24 only the top was shifted, which
+gave vehicles and containers a floating dark copy of their roof under a low sun. The sun
+azimuth and zenith are drawn once per image, so all shadows of an image agree. What is drawn is
+then blurred with a Gaussian PSF (`soften`), as the background was when it was resampled. An object
 goes where the footprints of its parts overlap no object already there (up to five positions
 tried; trains cross anything). Label boxes take the long side as length. An object is labelled
 when its centre lies in the image, and its label is the part inside the image (`visible_part`):
@@ -14,17 +19,19 @@ marked generated; figures measured on such data are reported as generated.
 
 Sizes: containers ISO 20 ft / 40 ft (6.06 / 12.19 x 2.44 m, 2.6 m high, stacked 1-3); rail cars
 12-22 x 2.9-3.2 m on ballasted track; tower crane jibs 30-65 m, mobile crane booms 15-40 m, gantry
-cranes 20-35 x 10-25 m; trucks with trailers 10-18 m, buses 10-13 m.
+cranes 20-35 x 10-25 m; rigid trucks 8-11 m, tractors with box, tank or flatbed trailers 10-17 m,
+buses 10-13 m and articulated buses 17-21 m (with roof units); cabs show a dark windscreen.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 import shapely
+from scipy import ndimage
 
 from sitewatch.core.models import ObjectClass, OrientedBox
 from sitewatch.detect.merge import extent_on_axes
@@ -45,6 +52,10 @@ CONTAINER_COLOURS = [
 RAIL_COLOURS = [(85, 50, 35), (40, 40, 42), (110, 110, 110), (35, 55, 100), (120, 60, 40)]
 CRANE_COLOURS = [(230, 190, 30), (235, 235, 230), (200, 60, 40), (240, 140, 30)]
 VEHICLE_COLOURS = [(235, 235, 235), (60, 60, 65), (180, 30, 30), (30, 60, 150), (200, 200, 190)]
+GLASS = (45.0, 50.0, 55.0)
+ROOF_UNIT_COLOURS = [(175, 178, 180), (90, 92, 95), (210, 210, 205)]
+SHADOW_STEP_PX = 1.0  # a swept shadow is drawn as copies of the footprint at most this far apart
+PSF_SIGMA_PX = (0.4, 0.9)  # Gaussian blur of drawn objects, drawn per image (the sensor's PSF)
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,7 @@ class Part:
     colour: tuple[float, ...]
     height_m: float
     stripes_m: float = 0.0  # period of darker bands along the axis (lattice, ribs); 0: none
+    base_m: float = 0.0  # height of its underside: 0 stands on the ground, > 0 is held up
 
 
 @dataclass(frozen=True)
@@ -124,11 +136,19 @@ def render_parts(
 
     shade = np.ones(shape, dtype=np.float32)
     for p in parts:
-        sx, sy = centre(p, p.height_m)
-        got = _coverage(shape, sx, sy, p.length_m / 2 / gsd_m, p.width_m / 2 / gsd_m, theta)
-        if got is not None:
-            win, cov, _ = got
-            shade[win] = np.minimum(shade[win], 1 - sun.darkness * cov)
+        if p.height_m <= 0:
+            continue
+        # the shadow of a solid from its underside to its top: the footprint swept along the
+        # shadow direction, in steps of at most SHADOW_STEP_PX
+        reach_px = (p.height_m - p.base_m) * sun.shadow_per_m / gsd_m
+        steps = max(1, math.ceil(reach_px / SHADOW_STEP_PX))
+        for k in range(steps + 1):
+            lift = p.base_m + (p.height_m - p.base_m) * k / steps
+            sx, sy = centre(p, lift)
+            got = _coverage(shape, sx, sy, p.length_m / 2 / gsd_m, p.width_m / 2 / gsd_m, theta)
+            if got is not None:
+                win, cov, _ = got
+                shade[win] = np.minimum(shade[win], 1 - sun.darkness * cov)
     image *= shade[None]
     for p in parts:
         px, py = centre(p, 0.0)
@@ -201,10 +221,11 @@ def crane(rng: np.random.Generator) -> tuple[list[Part], float, float]:
         height = float(rng.uniform(25, 50))
         total = jib + counter
         mast_u = -total / 2 + counter
+        top = height - 1.5  # jibs are lattice girders about 1.5 m deep, held up by the mast
         parts = [
-            Part(mast_u + jib / 2, 0, jib, 1.6, colour, height, 1.5),
-            Part(mast_u - counter / 2, 0, counter, 2.2, colour, height, 1.5),
-            Part(-total / 2 + 2.5, 0, 5.0, 3.0, (150, 150, 145), height),
+            Part(mast_u + jib / 2, 0, jib, 1.6, colour, height, 1.5, top),
+            Part(mast_u - counter / 2, 0, counter, 2.2, colour, height, 1.5, top),
+            Part(-total / 2 + 2.5, 0, 5.0, 3.0, (150, 150, 145), height, 0.0, top - 1.0),
             Part(mast_u, 0, 2.2, 2.2, colour, height),
         ]
         return parts, total, 3.0
@@ -212,37 +233,95 @@ def crane(rng: np.random.Generator) -> tuple[list[Part], float, float]:
         carrier = float(rng.uniform(10, 15))
         boom = float(rng.uniform(15, 40))
         total = carrier + boom * 0.8
+        tip = boom * float(rng.uniform(0.3, 0.8))  # the raised boom's tip height
+        start = -total / 2 + carrier * 0.6
         parts = [
             Part(-total / 2 + carrier / 2, 0, carrier, 2.7, colour, 3.5),
-            Part(-total / 2 + carrier * 0.6 + boom / 2, 0.3, boom, 1.0, colour, 8.0, 2.5),
             Part(-total / 2 + carrier * 0.55, 0, 3.0, 2.7, (60, 60, 60), 3.8),
         ]
+        # the boom rises from the carrier: drawn as short pieces, each held up at its own
+        # height, so that its shadow leaves the carrier and runs out to the tip's
+        pieces = 24
+        step = (tip - 4.0) / pieces
+        for i in range(pieces):
+            height = 4.0 + step * (i + 1)
+            parts.append(
+                Part(
+                    start + boom * (i + 0.5) / pieces,
+                    0.3,
+                    boom / pieces,
+                    1.0,
+                    colour,
+                    height,
+                    2.5,
+                    max(0.0, height - 1.0 - step),
+                )
+            )
         return parts, total, 3.0
     span = float(rng.uniform(20, 35))
     depth = float(rng.uniform(10, 25))
     parts = [
-        Part(0, -depth / 2, span, 1.8, colour, 20.0, 3.0),
-        Part(0, depth / 2, span, 1.8, colour, 20.0, 3.0),
-        Part(0, 0, 3.0, depth, colour, 22.0),
+        Part(0, -depth / 2, span, 1.8, colour, 20.0, 3.0, 18.0),
+        Part(0, depth / 2, span, 1.8, colour, 20.0, 3.0, 18.0),
+        Part(0, 0, 3.0, depth, colour, 22.0, 0.0, 20.0),
+    ]
+    # four legs carry the girders down to the rails
+    parts += [
+        Part(su * (span / 2 - 0.6), sv * depth / 2, 1.2, 1.2, colour, 18.0)
+        for su in (-1, 1)
+        for sv in (-1, 1)
     ]
     return parts, span, depth + 1.8
 
 
 def large_vehicle(rng: np.random.Generator) -> tuple[list[Part], float, float]:
-    """A truck with trailer, a tanker or a bus: parts, label length and width (metres)."""
+    """A bus (rigid or articulated, with roof units), a rigid truck, or a tractor with a box,
+    tank or flatbed trailer: parts, label length and width (metres). Cabs show their windscreen
+    as a dark band at the front."""
     colour = _pick(rng, VEHICLE_COLOURS)
-    if rng.random() < 0.35:
-        length = float(rng.uniform(10, 13))
-        return [Part(0, 0, length, 2.55, colour, 3.2, 0.0)], length, 2.55
-    trailer = float(rng.uniform(7, 13.6))
+    kind = rng.random()
+    if kind < 0.35:  # bus: one body, or two joined by a dark bellows
+        sections = [float(rng.uniform(10, 13))]
+        if rng.random() < 0.3:
+            sections = [float(rng.uniform(10, 12)), float(rng.uniform(6, 8))]
+        total = sum(sections) + 1.0 * (len(sections) - 1)
+        parts, u = [], -total / 2
+        for i, length in enumerate(sections):
+            parts.append(Part(u + length / 2, 0, length, 2.55, colour, 3.2))
+            for _ in range(int(rng.integers(1, 3))):  # air-conditioning and ventilation units
+                at = u + length * float(rng.uniform(0.2, 0.8))
+                unit = _pick(rng, ROOF_UNIT_COLOURS)
+                parts.append(Part(at, 0, float(rng.uniform(1.2, 3.0)), 1.8, unit, 3.5))
+            u += length
+            if i + 1 < len(sections):
+                parts.append(Part(u + 0.5, 0, 1.0, 2.4, (40.0, 40.0, 42.0), 3.0))
+                u += 1.0
+        return parts, total, 2.55
     cab = 2.4
-    total = trailer + cab + 0.6
-    tank = rng.random() < 0.3
-    body = (190.0, 190.0, 195.0) if tank else _pick(rng, VEHICLE_COLOURS)
+    if kind < 0.55:  # rigid truck: cab and box on one chassis
+        body_l = float(rng.uniform(5, 8))
+        body, height, stripes = _pick(rng, VEHICLE_COLOURS), 3.6, 0.0
+    else:  # tractor and semi-trailer
+        body_l = float(rng.uniform(7, 13.6))
+        load = rng.random()
+        if load < 0.3:  # tank: light ridge along the top
+            body, height, stripes = (190.0, 190.0, 195.0), 3.5, 1.2
+        elif load < 0.45:  # flatbed, carrying something
+            body, height, stripes = (95.0, 90.0, 85.0), 1.5, 0.0
+        else:
+            body, height, stripes = _pick(rng, VEHICLE_COLOURS), 4.0, 0.0
+    total = body_l + cab + 0.6
+    front = total / 2
     parts = [
-        Part(total / 2 - cab / 2, 0, cab, 2.5, colour, 3.0),
-        Part(-total / 2 + trailer / 2, 0, trailer, 2.5, body, 3.5, 1.2 if tank else 0.0),
+        Part(front - cab / 2, 0, cab, 2.5, colour, 3.0),
+        Part(front - 0.3, 0, 0.5, 2.3, GLASS, 2.8),
+        Part(-total / 2 + body_l / 2, 0, body_l, 2.5, body, height, stripes),
     ]
+    if height < 2 and rng.random() < 0.7:  # cargo on a flatbed
+        cargo = body_l * float(rng.uniform(0.3, 0.8))
+        parts.append(
+            Part(-total / 2 + body_l / 2, 0, cargo, 2.3, _pick(rng, CONTAINER_COLOURS), 2.8)
+        )
     return parts, total, 2.55
 
 
@@ -329,6 +408,7 @@ def add_generated(
     """
     rows, cols = image.shape[1:]
     sun = draw_sun(rng)
+    before = image.copy()
     labels: list[tuple[ObjectClass, OrientedBox]] = []
     for _ in range(count):
         cls = classes[int(rng.integers(len(classes)))]
@@ -338,7 +418,7 @@ def add_generated(
             items = [(du, dv, p, p[0].length_m, 2.44) for du, dv, p in container_block(rng)]
         elif cls is ObjectClass.RAIL_CAR:
             extra, cars = rail_train(rng, reach_m=2 * max(rows, cols) * gsd_m)
-            items = [(c.du_m, 0.0, [Part(0, 0, *_dims(c))], c.length_m, 3.1) for c in cars]
+            items = [(c.du_m, 0.0, [replace(c, du_m=0.0, dv_m=0.0)], c.length_m, 3.1) for c in cars]
             items = _merge_tank_tops(items, cars)
         else:
             parts, length, width = crane(rng) if cls is ObjectClass.CRANE else large_vehicle(rng)
@@ -352,28 +432,21 @@ def add_generated(
         if extra:
             render_parts(image, extra, cx, cy, theta, gsd_m, sun, rng)
         for (du, dv, parts, _, _), box in zip(items, boxes, strict=True):
-            shifted = [
-                Part(
-                    p.du_m + du,
-                    p.dv_m + dv,
-                    p.length_m,
-                    p.width_m,
-                    p.colour,
-                    p.height_m,
-                    p.stripes_m,
-                )
-                for p in parts
-            ]
+            shifted = [replace(p, du_m=p.du_m + du, dv_m=p.dv_m + dv) for p in parts]
             mask = masks.get(cls) if masks else None
             render_parts(image, shifted, cx, cy, theta, gsd_m, sun, rng, mask)
             if 0 <= box.cx < cols and 0 <= box.cy < rows:
                 labels.append((cls, visible_part(box, cols, rows)))
                 occupied.append(box)
+    soften(image, before, float(rng.uniform(*PSF_SIGMA_PX)))
     return labels
 
 
-def _dims(p: Part) -> tuple[float, float, tuple[float, ...], float, float]:
-    return (p.length_m, p.width_m, p.colour, p.height_m, p.stripes_m)
+def soften(image: F32, before: F32, sigma_px: float) -> None:
+    """Blur what was drawn onto `image` since it was `before` (objects and their shadows) with a
+    Gaussian PSF of `sigma_px`, in place: the background already carries its sensor's blur, and
+    objects drawn sharp on it stand out by their edges alone."""
+    image[:] = before + ndimage.gaussian_filter(image - before, (0, sigma_px, sigma_px))
 
 
 def _merge_tank_tops(
@@ -383,7 +456,7 @@ def _merge_tank_tops(
     merged: list[tuple[float, float, list[Part], float, float]] = []
     for item, car in zip(items, cars, strict=True):
         if merged and abs(merged[-1][0] - car.du_m) < 1e-6:
-            merged[-1][2].append(Part(0, 0, *_dims(car)))
+            merged[-1][2].append(replace(car, du_m=0.0, dv_m=0.0))
             continue
         merged.append(item)
     return merged
