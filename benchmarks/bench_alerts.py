@@ -36,7 +36,7 @@ from sitewatch.simulate.series import simulate_series
 from sitewatch.store.sqlite import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL = ROOT / "models" / "sitewatch-det-0.6.0-int8.onnx"  # the default detector
+MODEL = ROOT / "models" / "sitewatch-det-0.7.0-int8.onnx"  # the default detector
 CHANGE_MODEL = ROOT / "models" / "sitewatch-chg-0.1.0.onnx"
 PACK = ROOT / "examples" / "rules" / "launch-preparation.yaml"
 

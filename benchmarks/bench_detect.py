@@ -202,8 +202,8 @@ def main() -> int:
 
         build(CACHE)
     models = {
-        "sitewatch fp32": MODELS / "sitewatch-det-0.6.0.onnx",
-        "sitewatch int8 (default)": MODELS / "sitewatch-det-0.6.0-int8.onnx",
+        "sitewatch fp32": MODELS / "sitewatch-det-0.7.0.onnx",
+        "sitewatch int8 (default)": MODELS / "sitewatch-det-0.7.0-int8.onnx",
         "YOLOv8-style baseline fp32": baseline,
         **{m.name: m for m in args.model},
     }
