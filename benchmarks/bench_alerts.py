@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sitewatch.alerts.sinks import AlertSink
+from sitewatch.cli.detect import DEFAULT_CHANGE_MODEL, DEFAULT_MODEL, REPO_MODELS
 from sitewatch.cli.watch import load_rule_packs
 from sitewatch.core.models import ObjectClass
 from sitewatch.detect.changenet import OnnxChangeModel
@@ -36,8 +37,8 @@ from sitewatch.simulate.series import simulate_series
 from sitewatch.store.sqlite import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL = ROOT / "models" / "sitewatch-det-0.7.0-int8.onnx"  # the default detector
-CHANGE_MODEL = ROOT / "models" / "sitewatch-chg-0.1.0.onnx"
+MODEL = REPO_MODELS / DEFAULT_MODEL
+CHANGE_MODEL = REPO_MODELS / DEFAULT_CHANGE_MODEL
 PACK = ROOT / "examples" / "rules" / "launch-preparation.yaml"
 
 

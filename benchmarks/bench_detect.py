@@ -201,9 +201,11 @@ def main() -> int:
         from yolo_baseline import build
 
         build(CACHE)
+    from sitewatch.cli.detect import DEFAULT_MODEL
+
     models = {
-        "sitewatch fp32": MODELS / "sitewatch-det-0.7.0.onnx",
-        "sitewatch int8 (default)": MODELS / "sitewatch-det-0.7.0-int8.onnx",
+        "sitewatch fp32": MODELS / DEFAULT_MODEL.replace("-int8", ""),
+        "sitewatch int8 (default)": MODELS / DEFAULT_MODEL,
         "YOLOv8-style baseline fp32": baseline,
         **{m.name: m for m in args.model},
     }
