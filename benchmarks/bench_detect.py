@@ -201,10 +201,10 @@ def main() -> int:
         from yolo_baseline import build
 
         build(CACHE)
-    from sitewatch.cli.detect import DEFAULT_MODEL
+    from sitewatch.cli.detect import DEFAULT_FP32_MODEL, DEFAULT_MODEL
 
     models = {
-        "sitewatch fp32": MODELS / DEFAULT_MODEL.replace("-int8", ""),
+        "sitewatch fp32": MODELS / DEFAULT_FP32_MODEL,
         "sitewatch int8 (default)": MODELS / DEFAULT_MODEL,
         "YOLOv8-style baseline fp32": baseline,
         **{m.name: m for m in args.model},

@@ -28,6 +28,8 @@ import argparse
 import collections
 from pathlib import Path
 
+import numpy as np
+
 from sitewatch.core.models import ObjectClass
 from sitewatch.detect.onnx import load_detector
 from sitewatch.detect.run import DetectOptions
@@ -76,48 +78,44 @@ def main() -> None:
         }
         for item in generated_eval_set(frames, gsd, seed=seed):
             found = detect_image(item, detector, options)
-            kept = [d for d in found if d.score >= threshold[d.object_class]]
             gts = [t for t in item.targets if t.object_class in item.labelled]
-            m_all = iou_matrix(found, gts)
+            iou = iou_matrix(found, gts)  # (detections, objects)
+            kinds = [d.object_class for d in found]
+            strong = np.array([d.score >= threshold[d.object_class] for d in found], dtype=bool)
             for j, gt in enumerate(gts):
                 cls = gt.object_class
                 if not gt.oriented or cls not in outcome:
                     continue
-                own = [i for i, d in enumerate(found) if d.object_class is cls]
-                other = [
-                    i
-                    for i, d in enumerate(found)
-                    if d.object_class is not cls and d.score >= threshold[d.object_class]
-                ]
-                strong = [i for i in own if found[i].score >= threshold[cls]]
-                if any(m_all[i, j] >= 0.5 for i in strong):
+                own = np.array([k is cls for k in kinds], dtype=bool)
+                col = iou[:, j]
+                other = ~own & strong & (col >= 0.5)
+                if (own & strong & (col >= 0.5)).any():
                     outcome[cls]["found"] += 1
-                elif any(m_all[i, j] >= 0.5 for i in other):
-                    best = max(other, key=lambda i: m_all[i, j])
-                    outcome[cls][f"taken for {found[best].object_class.value}"] += 1
-                elif any(m_all[i, j] >= 0.5 for i in own):
+                elif other.any():
+                    best = int(np.where(other, col, -1.0).argmax())
+                    outcome[cls][f"taken for {kinds[best].value}"] += 1
+                elif (own & (col >= 0.5)).any():
                     outcome[cls]["below threshold"] += 1
-                elif any(m_all[i, j] >= 0.1 for i in strong):
+                elif (own & strong & (col >= 0.1)).any():
                     outcome[cls]["poor box"] += 1
-                elif any(m_all[i, j] >= 0.1 for i in own):
+                elif (own & (col >= 0.1)).any():
                     outcome[cls]["poor box below threshold"] += 1
                 else:
                     outcome[cls]["missed"] += 1
-            m_kept = iou_matrix(kept, gts)
-            for i, d in enumerate(kept):
-                if d.object_class not in alarms or d.object_class not in item.labelled:
+            for i in np.nonzero(strong)[0].tolist():
+                cls = kinds[i]
+                if cls not in alarms or cls not in item.labelled:
                     continue
-                same = [j for j, t in enumerate(gts) if t.object_class is d.object_class]
-                if any(m_kept[i, j] >= 0.5 for j in same):
+                row = iou[i]
+                same = np.array([t.object_class is cls for t in gts], dtype=bool)
+                if (same & (row >= 0.5)).any():
                     continue
-                on = [j for j in range(len(gts)) if m_kept[i, j] >= 0.5]
-                if on:
-                    best_j = max(on, key=lambda j: m_kept[i, j])
-                    alarms[d.object_class][f"on {gts[best_j].object_class.value}"] += 1
-                elif any(m_kept[i, j] >= 0.1 for j in same):
-                    alarms[d.object_class][f"on {d.object_class.value}"] += 1
+                if (row >= 0.5).any():
+                    alarms[cls][f"on {gts[int(row.argmax())].object_class.value}"] += 1
+                elif (same & (row >= 0.1)).any():
+                    alarms[cls][f"on {cls.value}"] += 1
                 else:
-                    alarms[d.object_class]["elsewhere"] += 1
+                    alarms[cls]["elsewhere"] += 1
         print(f"## {gsd:g} m\n")
         print("| class | objects | outcomes | false alarms |")
         print("|---|---|---|---|")
@@ -126,9 +124,7 @@ def main() -> None:
             if not n:
                 continue
             taken = sorted(k for k in outcome[cls] if k not in OUTCOMES)
-            keys = [k for k in OUTCOMES if k in outcome[cls]]
-            keys[1:1] = taken if keys[:1] == ["found"] else []
-            keys = keys if keys[:1] == ["found"] else taken + keys
+            keys = [k for k in OUTCOMES[:1] + tuple(taken) + OUTCOMES[1:] if k in outcome[cls]]
             text = ", ".join(f"{k} {outcome[cls][k]} ({outcome[cls][k] / n:.0%})" for k in keys)
             fa = ", ".join(f"{k} {v}" for k, v in sorted(alarms[cls].items())) or "none"
             print(f"| {cls.value} | {n} | {text} | {fa} |")

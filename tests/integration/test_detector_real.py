@@ -8,12 +8,10 @@ benchmarks/results/detector/.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from sitewatch.cli.detect import DEFAULT_MODEL
+from sitewatch.cli.detect import DEFAULT_FP32_MODEL, DEFAULT_MODEL, REPO_MODELS
 from sitewatch.core.models import ObjectClass
 from sitewatch.detect.onnx import load_detector
 from sitewatch.detect.run import DetectOptions, detect_array
@@ -23,20 +21,17 @@ from sitewatch.train.evaluate import real_eval_set
 from sitewatch.train.labels import load_yolo
 from tests.conftest import JOPLIN, SHARED_DATA, require_shared
 
-MODELS = Path(__file__).resolve().parents[2] / "models"
-FP32 = DEFAULT_MODEL.replace("-int8", "")  # the default's fp32 twin
-
 pytestmark = pytest.mark.real_data
 
 
-@pytest.mark.parametrize("name", [FP32, DEFAULT_MODEL])
+@pytest.mark.parametrize("name", [DEFAULT_FP32_MODEL, DEFAULT_MODEL])
 def test_default_model_counts_cars_of_a_held_out_place(name: str) -> None:
     kit = require_shared(SHARED_DATA / "kit_ais_aerial_cars")
     images = load_yolo(kit / "images", kit / "labels", kit / "aerial.names", class_map("kit"), 0.13)
     [frame] = [i for i in images if i.image_path.stem == "MOS90"]
     [item] = real_eval_set([frame], 0.3)
     truth = sum(1 for t in item.targets if t.object_class is ObjectClass.SMALL_VEHICLE)
-    detector = load_detector(MODELS / name)
+    detector = load_detector(REPO_MODELS / name)
     result = detect_array(item.image, detector, DetectOptions())
     found = sum(1 for d in result.detections if d.object_class is ObjectClass.SMALL_VEHICLE)
     assert truth > 20
@@ -45,7 +40,7 @@ def test_default_model_counts_cars_of_a_held_out_place(name: str) -> None:
 
 def test_default_model_on_a_georeferenced_naip_tile() -> None:
     tile = require_shared(JOPLIN / "pre") / "tile_1361-10160.tif"
-    detector = load_detector(MODELS / DEFAULT_MODEL)
+    detector = load_detector(REPO_MODELS / DEFAULT_MODEL)
     dset = detect_raster(tile, 0.6, detector, DetectOptions())
     mapped = to_map(dset)
     assert dset.crs is not None
@@ -64,7 +59,7 @@ def test_batch_size_changes_no_detection() -> None:
     images = load_yolo(kit / "images", kit / "labels", kit / "aerial.names", class_map("kit"), 0.13)
     [frame] = [i for i in images if i.image_path.stem == "MOS90"]
     [item] = real_eval_set([frame], 0.3)
-    detector = load_detector(MODELS / FP32)
+    detector = load_detector(REPO_MODELS / DEFAULT_FP32_MODEL)
     # 128 px tiles so that the frame (about 300 x 240 px) makes several tiles and batches of 3
     runs = [detect_array(item.image, detector, DetectOptions(tile_px=128, batch=b)) for b in (1, 3)]
     assert runs[0].tiles_run > 3

@@ -25,6 +25,7 @@ REPO_MODELS = Path(__file__).resolve().parents[3] / "models"
 # cranes at 0.5 m (int8 higher), the alerting benchmark's targets held, and faster on the CPU
 # (BENCHMARKS.md). Benchmarks and tests take the default from here.
 DEFAULT_MODEL = "sitewatch-det-0.7.0-int8.onnx"
+DEFAULT_FP32_MODEL = DEFAULT_MODEL.replace("-int8", "")  # its fp32 twin
 DEFAULT_CHANGE_MODEL = "sitewatch-chg-0.1.0.onnx"
 MODEL_OPT = typer.Option(
     None, "--model", help="ONNX model or registration YAML (default: the bundled model)"
