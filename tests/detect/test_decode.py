@@ -87,3 +87,24 @@ def test_footprint_rectangle_of_a_diagonal_line() -> None:
     assert (cx, cy, angle) == pytest.approx((50.0, 50.0, 45.0))
     assert length == pytest.approx(100 * math.sqrt(2))
     assert width == pytest.approx(2 * math.sqrt(2))
+
+
+def test_footprint_required_drops_peaks_on_no_footprint() -> None:
+    peaks, boxes, masks = _outputs()
+    masks[0, 40:42, 30:60] = 0.8  # one footprint
+    peaks[CRANE, 40, 45] = 0.6  # on it
+    peaks[CRANE, 100, 100] = 0.7  # on none: a false peak on a roof, say
+    peaks[CAR, 100, 20] = 0.7  # a class without a mask is untouched
+    thresholds = np.full(len(CLASSES), 0.3, np.float32)
+    crane = (ObjectClass.CRANE,)
+
+    optional = decode_sitewatch(peaks, boxes, CLASSES, thresholds, 2, masks, crane)
+    required = decode_sitewatch(peaks, boxes, CLASSES, thresholds, 2, masks, crane, crane)
+
+    assert [round(d.score, 2) for d in optional if d.object_class is ObjectClass.CRANE] == [
+        0.7,
+        0.6,
+    ]
+    (kept,) = [d for d in required if d.object_class is ObjectClass.CRANE]
+    assert kept.score == pytest.approx(0.6) and kept.box.length_px == pytest.approx(60, rel=0.1)
+    assert any(d.object_class is ObjectClass.SMALL_VEHICLE for d in required)

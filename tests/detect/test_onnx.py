@@ -123,3 +123,19 @@ def test_working_gsd_of_a_registration_sets_the_read_scale(tmp_path: Path) -> No
     assert info.read_scale(10.0) == 1.0  # coarser than the range (forced): read native
     plain = load_detector(_registration(tmp_path, model, "yolo-detect")).info
     assert plain.work_gsd_m is None and plain.read_scale(0.5) == 1.0
+
+
+def test_footprint_required_travels_in_the_metadata_and_must_name_mask_classes() -> None:
+    from dataclasses import replace
+
+    from sitewatch.detect.spec import spec_from_metadata
+    from sitewatch.train.export import default_spec
+
+    crane = (ObjectClass.CRANE,)
+    spec = default_spec(Path("m.onnx"), "m", (0.25, 0.6), {}, mask_classes=crane)
+    required = replace(spec, footprint_required=crane)
+    assert spec_from_metadata(Path("m.onnx"), required.to_metadata()).footprint_required == crane
+    assert spec_from_metadata(Path("m.onnx"), spec.to_metadata()).footprint_required == ()
+    unmasked = replace(required, mask_classes=())
+    with pytest.raises(ModelError, match=r"footprint_required \['crane'\] names classes without"):
+        spec_from_metadata(Path("m.onnx"), unmasked.to_metadata())

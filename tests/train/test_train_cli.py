@@ -35,6 +35,9 @@ def _dataset(root: Path) -> None:
     (root / "names.txt").write_text("car\n")
 
 
+MASK = "\nmask_classes: [crane]\nfootprint_required: [crane]"
+
+
 def _config(root: Path, steps: int) -> Path:
     path = root / "train.yaml"
     path.write_text(
@@ -101,6 +104,9 @@ def test_bad_training_config_names_the_field(cli: Callable[..., Any], tmp_path: 
     path.write_text("version: '1'\nout: run\ncrop_px: 100\ndatasets: []\n")
     r = cli("train", str(path))
     assert r.code == 2 and "crop_px must be a multiple of 32" in r.err
+    path.write_text("version: '1'\nout: run\nfootprint_required: [crane]\ndatasets: []\n")
+    r = cli("train", str(path))
+    assert r.code == 2 and "footprint_required may only name classes in mask_classes" in r.err
 
 
 def test_continue_from_another_run(cli: Callable[..., Any], tmp_path: Path) -> None:
@@ -115,6 +121,13 @@ def test_continue_from_another_run(cli: Callable[..., Any], tmp_path: Path) -> N
         "Continued from the checkpoint `run/last.pt`"
         in (tmp_path / "run2" / "sitewatch-det-0.0.1.md").read_text()
     )
+    # the same weights released anew (no step left to train): the run keeps its own checkpoint
+    again = _continuation(tmp_path, "again.yaml", "run4", "run2/last.pt", 3)
+    r = cli("train", str(again))
+    assert r.code == 0, r.err
+    assert "already trained (3 steps)" in (tmp_path / "run4" / "train.log").read_text()
+    assert torch.load(tmp_path / "run4" / "last.pt", map_location="cpu")["step"] == 3
+    assert (tmp_path / "run4" / "sitewatch-det-0.0.1-int8.onnx").exists()
     third = _continuation(tmp_path, "third.yaml", "run3", "nowhere.pt", 3)
     r = cli("train", str(third))
     assert r.code == 2 and "no such checkpoint" in r.err
@@ -159,7 +172,7 @@ def test_crane_extent_mask_grows_onto_a_checkpoint_and_exports(
 
     _dataset(tmp_path / "data")
     assert cli("train", str(_config(tmp_path, 2))).code == 0
-    grow = _continuation(tmp_path, "mask.yaml", "run2", "run/last.pt", 4, "\nmask_classes: [crane]")
+    grow = _continuation(tmp_path, "mask.yaml", "run2", "run/last.pt", 4, MASK)
     r = cli("train", str(grow))
     assert r.code == 0, r.err
     log = (tmp_path / "run2" / "train.log").read_text()
@@ -171,10 +184,11 @@ def test_crane_extent_mask_grows_onto_a_checkpoint_and_exports(
         assert [o.name for o in outputs] == ["peaks", "boxes", "masks"]
         detector = load_detector(path)
         assert detector.info.footprint_classes == (ObjectClass.CRANE,)
+        assert detector.spec.footprint_required == (ObjectClass.CRANE,)
         result = detect_array(image, detector, DetectOptions(tile_px=64, overlap_px=16))
         assert result.tiles_run == 4
     card = (tmp_path / "run2" / "sitewatch-det-0.0.1.md").read_text()
-    assert "`masks` (N, 1, H/2, W/2)" in card
+    assert "`masks` (N, 1, H/2, W/2)" in card and "(footprint required)" in card
 
 
 def test_export_graph_computes_what_training_computes() -> None:

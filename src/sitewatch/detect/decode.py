@@ -8,7 +8,9 @@ Layouts:
   MASK_THRESHOLD, 8-connected after closing one-cell gaps) takes that footprint's minimum-area
   rectangle as its box, and the footprint gives one detection, the best-scored peak on it. A
   crane's centre cell cannot measure 30-90 m of jib, but every cell along the jib can say it is
-  on one. Peaks on no footprint keep their regressed box.
+  on one. Peaks on no footprint keep their regressed box, unless the model declares the class
+  `footprint_required`: then they are dropped. Most false crane peaks (on roofs, yards, long
+  shadows) lie on no footprint, while a crane's own peak lies on its jib or rails.
 - `yolo-detect` (Ultralytics YOLOv8/YOLO11 detect export): (4 + nc, A) rows cx, cy, w, h in input
   pixels, then class scores.
 - `yolo-obb` (Ultralytics OBB export): (4 + nc + 1, A): cx, cy, w, h, class scores, angle (radians).
@@ -43,12 +45,14 @@ def decode_sitewatch(
     stride: int,
     masks: F32 | None = None,
     mask_classes: Sequence[ObjectClass] = (),
+    footprint_required: Sequence[ObjectClass] = (),
 ) -> list[Detection]:
     """Detections from a centre-heatmap output (one tile), in decreasing score order.
 
     A peak whose centre lies inside a higher-scored box of the same class is dropped
     (`inner_peak_keep`): the heatmap of a long object can peak more than once along its axis.
-    Peaks of `mask_classes` take their box from the footprint in `masks` (module docstring).
+    Peaks of `mask_classes` take their box from the footprint in `masks`; those of
+    `footprint_required` on no footprint are dropped (module docstring).
     """
     cls_idx, ys, xs = np.nonzero(peaks > thresholds[:, None, None])
     mapped = np.array([classes[c] is not None for c in range(len(classes))], dtype=bool)
@@ -73,7 +77,13 @@ def decode_sitewatch(
             on = np.nonzero(cls_idx == classes.index(cls))[0]
             if on.size:
                 keep &= _footprint_boxes(
-                    masks[k], ys, xs, on, stride, (cx, cy, length, width, angle)
+                    masks[k],
+                    ys,
+                    xs,
+                    on,
+                    stride,
+                    (cx, cy, length, width, angle),
+                    required=cls in footprint_required,
                 )
     keep &= inner_peak_keep(cls_idx, cx, cy, length, width, angle)
     return [
@@ -127,10 +137,11 @@ def _footprint_boxes(
     peaks: npt.NDArray[np.int64],
     stride: int,
     boxes: tuple[npt.NDArray[np.float64], ...],
+    required: bool = False,
 ) -> npt.NDArray[np.bool_]:
     """Give the `peaks` (indices, best first) that lie on a footprint of `mask` its rectangle,
     in place in `boxes` (cx, cy, length, width, angle); which detections to keep (a footprint's
-    later peaks go).
+    later peaks go, and with `required` so do peaks on no footprint).
 
     The footprint is looked for in a window around the peak, grown while the footprint reaches
     the window's edge, so that a peak on no footprint (most false ones) costs a 3x3 look."""
@@ -144,6 +155,7 @@ def _footprint_boxes(
             keep[i] = False
             continue
         if not (mask[near] > MASK_THRESHOLD).any():
+            keep[i] = not required
             continue
         for reach in FOOTPRINT_REACH:
             r0, c0 = max(0, y - reach), max(0, x - reach)

@@ -163,6 +163,7 @@ class OnnxDetector:
                         spec.stride,
                         masks,
                         spec.mask_classes,
+                        spec.footprint_required,
                     )
                 )
             else:

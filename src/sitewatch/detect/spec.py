@@ -53,6 +53,8 @@ class ModelSpec:
     work_gsd_m: float | None = None
     # sitewatch layout: classes with an extent mask output (`masks`), boxes from footprints
     mask_classes: tuple[ObjectClass, ...] = ()
+    # mask classes whose peaks count only on a footprint: a peak on none is dropped (decode.py)
+    footprint_required: tuple[ObjectClass, ...] = ()
 
     def threshold(self, cls: ObjectClass) -> float:
         """Operating threshold of a class."""
@@ -91,6 +93,11 @@ class ModelSpec:
                     if self.mask_classes
                     else {}
                 ),
+                **(
+                    {"footprint_required": [c.value for c in self.footprint_required]}
+                    if self.footprint_required
+                    else {}
+                ),
             }
         )
 
@@ -101,6 +108,13 @@ def spec_from_metadata(path: Path, text: str) -> ModelSpec:
         doc = json.loads(text)
         classes = tuple(parse_object_class(c, where=f"{path} classes") for c in doc["classes"])
         thresholds = {ObjectClass(k): float(v) for k, v in doc.get("thresholds", {}).items()}
+        mask_classes = tuple(ObjectClass(c) for c in doc.get("mask_classes", []))
+        required = tuple(ObjectClass(c) for c in doc.get("footprint_required", []))
+        if not set(required) <= set(mask_classes):
+            raise ValueError(
+                f"footprint_required {[c.value for c in required]} names classes without a "
+                f"mask (mask_classes {[c.value for c in mask_classes]})"
+            )
         return ModelSpec(
             path,
             str(doc["model_id"]),
@@ -114,7 +128,8 @@ def spec_from_metadata(path: Path, text: str) -> ModelSpec:
             work_gsd_m=_work_gsd(
                 doc.get("work_gsd_m"), float(doc["gsd_m"][0]), float(doc["gsd_m"][1])
             ),
-            mask_classes=tuple(ObjectClass(c) for c in doc.get("mask_classes", [])),
+            mask_classes=mask_classes,
+            footprint_required=required,
         )
     except (ValueError, KeyError, TypeError, ConfigError) as exc:
         raise ModelError(f"{path}: sitewatch metadata is not valid ({exc})") from exc

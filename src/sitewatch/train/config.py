@@ -86,6 +86,8 @@ class TrainConfig(TrainingRun):
     context_stage: bool | Literal["residual"] = False
     # classes given extent masks (footprint per output cell; train/model.py), e.g. [crane]
     mask_classes: list[ObjectClass] = Field(default_factory=list)
+    # mask classes whose peaks count only on a footprint (detect/decode.py); inference only
+    footprint_required: list[ObjectClass] = Field(default_factory=list)
     # train on crops read as inference reads them: coarser levels interpolated up to work_gsd_m
     train_at_work_gsd: bool = False
     release_note: str | None = None  # printed in the model card (what this release changes)
@@ -103,6 +105,8 @@ class TrainConfig(TrainingRun):
             raise ValueError("work_gsd_m must lie inside gsd_range_m")
         if self.train_at_work_gsd and self.work_gsd_m is None:
             raise ValueError("train_at_work_gsd needs work_gsd_m")
+        if not set(self.footprint_required) <= set(self.mask_classes):
+            raise ValueError("footprint_required may only name classes in mask_classes")
         return self
 
 

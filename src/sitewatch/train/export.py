@@ -177,6 +177,7 @@ def default_spec(
     input_px: int = 1024,
     work_gsd_m: float | None = None,
     mask_classes: Sequence[ObjectClass] = (),
+    footprint_required: Sequence[ObjectClass] = (),
 ) -> ModelSpec:
     """The spec of a sitewatch model."""
     return ModelSpec(
@@ -191,4 +192,5 @@ def default_spec(
         2,
         work_gsd_m=work_gsd_m,
         mask_classes=tuple(mask_classes),
+        footprint_required=tuple(footprint_required),
     )

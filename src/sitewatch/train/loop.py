@@ -82,6 +82,8 @@ def train(config: TrainConfig, log: Log) -> Path:
     step = resume(ckpt_path, config.continue_from, model, opt, device, log)
     if step >= config.steps:
         log(f"already trained ({step} steps)")
+        if not ckpt_path.exists():  # another run's weights, released anew (say, other decoding)
+            save_checkpoint(ckpt_path, model, opt, step, config)
         return ckpt_path
     split = load_split(config)
     for name, gsd in split.gsd_estimates.items():
