@@ -176,3 +176,14 @@ def test_inner_peaks_of_a_long_object_are_dropped_neighbours_kept() -> None:
     kept = _suppress_inner_peaks([copy, nxt, other, car, beside])
     assert kept == [beside, car, nxt, other]
     assert _suppress_inner_peaks(kept) == kept
+
+
+def test_footprint_piece_deep_inside_a_neighbours_core_is_joined() -> None:
+    # found by the property test above: the last row of tiles starts at 172, so the tile above
+    # (rows 112-240, core to 206) cuts the object (rows 222-242) 34 px inside its neighbour's
+    # core, farther than the overlap band, and the whole object must still absorb that piece
+    image = paint(300, 340, [(222, 0, 20, 2)])
+    info = replace(FAKE_INFO, footprint_classes=(ObjectClass.SMALL_VEHICLE,))
+    result = detect_array(image, FakeDetector(128, info), DetectOptions(overlap_px=16, batch=2))
+    (d,) = result.detections
+    assert (d.box.cx, d.box.cy, d.box.length_px) == pytest.approx((1.0, 232.0, 20.0))

@@ -116,7 +116,10 @@ def detect_tiled(
                 else:
                     whole.append(d)
             for d in merge_detections([(tile, whole)]):
-                (near if _near_inner_edge(tile, d, band, rows, cols) else owned).append(d)
+                # a whole footprint object may meet a neighbour's piece of it anywhere that
+                # neighbour reaches (the last tiles of a row overlap more than the band)
+                edge = d.object_class in footprint or _near_inner_edge(tile, d, band, rows, cols)
+                (near if edge else owned).append(d)
         pending.clear()
 
     for done, (tile, (pixels, valid)) in enumerate(_prefetched(tiles, read_tile, options.batch), 1):
