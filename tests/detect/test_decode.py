@@ -108,3 +108,45 @@ def test_footprint_required_drops_peaks_on_no_footprint() -> None:
     (kept,) = [d for d in required if d.object_class is ObjectClass.CRANE]
     assert kept.score == pytest.approx(0.6) and kept.box.length_px == pytest.approx(60, rel=0.1)
     assert any(d.object_class is ObjectClass.SMALL_VEHICLE for d in required)
+
+
+LV = CLASSES.index(ObjectClass.LARGE_VEHICLE)
+
+
+def test_footprint_axis_gives_long_vehicles_their_length_and_keeps_neighbours_apart() -> None:
+    peaks, boxes, _ = _outputs()
+    masks = np.zeros((2, H, W), np.float32)  # crane, large_vehicle
+    # two 30-cell (60 px, 18 m at 0.3 m) trucks side by side, one empty cell between them,
+    # and a short one along a diagonal; the regressed boxes are all 10 px long
+    masks[1, 20:24, 10:40] = 0.9
+    masks[1, 25:29, 10:40] = 0.9
+    for s in range(12):
+        masks[1, 70 + s : 72 + s, 70 + s : 72 + s] = 0.9
+    peaks[LV, 21, 30] = 0.6  # off-centre along the first truck
+    peaks[LV, 26, 15] = 0.5
+    peaks[LV, 75, 75] = 0.45
+    boxes[4, 75, 75], boxes[5, 75, 75] = 1.0, 0.0  # sin 2a = 1: 45 degrees
+    peaks[LV, 100, 20] = 0.4  # on no footprint: keeps its regressed box
+    boxes[0:2] = 0.5  # centres in the middle of their cells
+    thresholds = np.full(len(CLASSES), 0.3, np.float32)
+    masked = (ObjectClass.CRANE, ObjectClass.LARGE_VEHICLE)
+    axis = (ObjectClass.LARGE_VEHICLE,)
+
+    found = decode_sitewatch(peaks, boxes, CLASSES, thresholds, 2, masks, masked, (), axis)
+
+    first, second, diagonal, lone = found
+    # the centre moves along the axis only: across it, it stays where the peak put it
+    for truck, cy in ((first, 43.0), (second, 53.0)):
+        assert truck.box.length_px == pytest.approx(60.0, abs=1.5)
+        assert (truck.box.cx, truck.box.cy) == pytest.approx((50.0, cy), abs=1.0)
+        assert truck.box.width_px == pytest.approx(10.0)  # width and angle stay regressed
+        assert truck.box.angle_deg == pytest.approx(0.0)
+    assert diagonal.box.angle_deg == pytest.approx(45.0)
+    assert diagonal.box.length_px == pytest.approx(13 * 2 * math.sqrt(2), rel=0.15)
+    assert lone.box.length_px == pytest.approx(10.0) and lone.score == pytest.approx(0.4)
+    # a footprint rectangle (the crane rule) would join the two trucks into one detection
+    joined = decode_sitewatch(peaks, boxes, CLASSES, thresholds, 2, masks, masked)
+    assert sum(d.object_class is ObjectClass.LARGE_VEHICLE for d in joined) == 3
+    # with the footprint required, the peak on none goes
+    required = decode_sitewatch(peaks, boxes, CLASSES, thresholds, 2, masks, masked, axis, axis)
+    assert len(required) == 3

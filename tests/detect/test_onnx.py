@@ -139,3 +139,25 @@ def test_footprint_required_travels_in_the_metadata_and_must_name_mask_classes()
     unmasked = replace(required, mask_classes=())
     with pytest.raises(ModelError, match=r"footprint_required \['crane'\] names classes without"):
         spec_from_metadata(Path("m.onnx"), unmasked.to_metadata())
+
+
+def test_footprint_axis_travels_in_the_metadata_and_leaves_tiling_to_the_centre_rule() -> None:
+    from dataclasses import replace
+
+    from sitewatch.detect.spec import spec_from_metadata
+    from sitewatch.train.export import default_spec
+
+    masked = (ObjectClass.CRANE, ObjectClass.LARGE_VEHICLE)
+    lv = (ObjectClass.LARGE_VEHICLE,)
+    spec = default_spec(Path("m.onnx"), "m", (0.25, 0.6), {}, mask_classes=masked)
+    axis = replace(spec, footprint_axis=lv)
+    read = spec_from_metadata(Path("m.onnx"), axis.to_metadata())
+    assert (
+        read.footprint_axis == lv
+        and spec_from_metadata(Path("m.onnx"), spec.to_metadata()).footprint_axis == ()
+    )
+    # only footprint-rectangle classes are joined across tile borders
+    assert read.to_info("0" * 64).footprint_classes == (ObjectClass.CRANE,)
+    assert spec.to_info("0" * 64).footprint_classes == masked
+    with pytest.raises(ModelError, match=r"footprint_axis \['large_vehicle'\] names classes"):
+        spec_from_metadata(Path("m.onnx"), replace(axis, mask_classes=()).to_metadata())

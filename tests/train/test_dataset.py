@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from sitewatch.core.models import ObjectClass
-from sitewatch.train.dataset import SampleSource
+from sitewatch.train.dataset import CLASSES, SampleSource
 from sitewatch.train.labels import load_yolo
 
 
@@ -53,3 +53,52 @@ def test_crops_of_a_coarser_level_come_at_the_working_gsd_with_their_labels(
     # without a working GSD the same level gives 0.6 m crops: cars half the size
     t = next(t for _ in range(20) for t in native.sample().targets)
     assert abs(t.box.length_px - 7) < 1.0
+
+
+def test_real_labels_of_a_mask_class_leave_its_footprint_unknown(tmp_path: Path) -> None:
+    """A real truck label is an axis-aligned box with no footprint drawn: its cells are not
+    taught as 'off any truck', while the footprints of generated trucks are taught."""
+    import torch
+
+    from sitewatch.train.loss import build_batch, detection_loss
+    from sitewatch.train.model import BOX_CHANNELS
+
+    root = _frame(tmp_path)
+    frames = load_yolo(
+        root / "images", root / "labels", ["truck"], {"truck": ObjectClass.LARGE_VEHICLE}, 0.3
+    )
+    lv = ObjectClass.LARGE_VEHICLE
+    source = SampleSource(
+        frames,
+        [],
+        [0.3, 0.6],
+        64,
+        1.0,
+        seed=5,
+        work_gsd_m=0.3,
+        mask_classes=[ObjectClass.CRANE, lv],
+    )
+    drawn = unknown_cells = 0
+    for _ in range(30):
+        s = source.sample()
+        assert s.masks.shape == (2, 64, 64) and s.unknown is not None
+        assert s.unknown.shape == (2, 64, 64) and not s.unknown[0].any()  # no real cranes
+        for t in s.targets:
+            r, c = int(t.box.cy), int(t.box.cx)
+            if t.object_class is lv and not t.oriented and 1 <= r < 63 and 1 <= c < 63:
+                assert s.unknown[1, r, c] > 0 and s.masks[1, r, c] == 0
+                unknown_cells += 1
+            elif t.object_class is lv and t.oriented and 1 <= r < 63 and 1 <= c < 63:
+                drawn += int(s.masks[1, r - 1 : r + 2, c - 1 : c + 2].max() > 0.5)
+        batch = build_batch([s])
+        known = batch["mask_known"][0, 1].numpy()
+        if s.unknown[1].any():
+            assert known.min() == 0.0
+        # the mask loss does not depend on what the targets say on a truck's unknown cells
+        heat, box = torch.zeros((1, len(CLASSES), 32, 32)), torch.zeros((1, BOX_CHANNELS, 32, 32))
+        logits = torch.full((1, 2, 32, 32), 5.0)
+        index = (CLASSES.index(ObjectClass.CRANE), CLASSES.index(lv))
+        flipped = dict(batch, masks=torch.where(batch["mask_known"] > 0, batch["masks"], 1.0))
+        parts = [detection_loss(heat, box, b, logits, index)[1]["mask"] for b in (batch, flipped)]
+        assert parts[0] == parts[1]
+    assert unknown_cells > 5 and drawn > 0

@@ -107,6 +107,9 @@ def test_bad_training_config_names_the_field(cli: Callable[..., Any], tmp_path: 
     path.write_text("version: '1'\nout: run\nfootprint_required: [crane]\ndatasets: []\n")
     r = cli("train", str(path))
     assert r.code == 2 and "footprint_required may only name classes in mask_classes" in r.err
+    path.write_text("version: '1'\nout: run\nfootprint_axis: [large_vehicle]\ndatasets: []\n")
+    r = cli("train", str(path))
+    assert r.code == 2 and "footprint_axis may only name classes in mask_classes" in r.err
 
 
 def test_continue_from_another_run(cli: Callable[..., Any], tmp_path: Path) -> None:
@@ -209,3 +212,19 @@ def test_export_graph_computes_what_training_computes() -> None:
     torch.testing.assert_close(peaks, scores * local)
     torch.testing.assert_close(box_e, box)
     torch.testing.assert_close(mask_e, torch.sigmoid(mask))
+
+
+def test_a_continuation_can_grow_mask_channels_but_not_shrink_them(tmp_path: Path) -> None:
+    """A second mask class is appended: the checkpoint's channel keeps its weights."""
+    from sitewatch.errors import ConfigError
+    from sitewatch.train.loop import _load_grown
+    from sitewatch.train.model import SiteDet
+
+    one, two = SiteDet(mask_classes=1), SiteDet(mask_classes=2)
+    fresh = two.mask.weight.detach().clone()
+    assert _load_grown(two, one.state_dict(), tmp_path / "a.pt") == ["mask"]
+    assert torch.equal(two.mask.weight[:1], one.mask.weight)
+    assert torch.equal(two.mask.weight[1:], fresh[1:])
+    assert torch.equal(two.heat.weight, one.heat.weight)
+    with pytest.raises(ConfigError, match=r"mask.weight is \(2, 16, 1, 1\) in the checkpoint"):
+        _load_grown(SiteDet(mask_classes=1), two.state_dict(), tmp_path / "b.pt")

@@ -11,6 +11,13 @@ Layouts:
   on one. Peaks on no footprint keep their regressed box, unless the model declares the class
   `footprint_required`: then they are dropped. Most false crane peaks (on roofs, yards, long
   shadows) lie on no footprint, while a crane's own peak lies on its jib or rails.
+  A class the model declares `footprint_axis` (large vehicles) keeps its regressed centre line,
+  width and angle and takes only its length from the footprint: the mask is read (bilinear, at
+  quarter-cell steps) along the regressed axis from the box centre both ways to where it falls
+  to MASK_THRESHOLD, and the box spans the two crossings. Vehicles parked side by side, a metre
+  apart, would share one footprint rectangle; along its axis a vehicle's footprint ends at its
+  own nose and tail. Such a peak gives one detection per peak (the inner-peak suppression
+  below removes second peaks along the same vehicle, which now share its length).
 - `yolo-detect` (Ultralytics YOLOv8/YOLO11 detect export): (4 + nc, A) rows cx, cy, w, h in input
   pixels, then class scores.
 - `yolo-obb` (Ultralytics OBB export): (4 + nc + 1, A): cx, cy, w, h, class scores, angle (radians).
@@ -34,6 +41,7 @@ MASK_THRESHOLD = 0.5
 # half-sizes (output cells) of the windows a footprint is looked for in: 32 cells is 19 m at
 # 0.3 m and stride 2; 192 cells (115 m) hold a whole 90 m crane seen from any cell of it
 FOOTPRINT_REACH = (32, 192)
+AXIS_STEP = 0.25  # output cells between the mask samples read along a footprint_axis box
 _EIGHT = np.ones((3, 3), dtype=bool)
 
 
@@ -46,13 +54,15 @@ def decode_sitewatch(
     masks: F32 | None = None,
     mask_classes: Sequence[ObjectClass] = (),
     footprint_required: Sequence[ObjectClass] = (),
+    footprint_axis: Sequence[ObjectClass] = (),
 ) -> list[Detection]:
     """Detections from a centre-heatmap output (one tile), in decreasing score order.
 
     A peak whose centre lies inside a higher-scored box of the same class is dropped
     (`inner_peak_keep`): the heatmap of a long object can peak more than once along its axis.
-    Peaks of `mask_classes` take their box from the footprint in `masks`; those of
-    `footprint_required` on no footprint are dropped (module docstring).
+    Peaks of `mask_classes` take their box (of `footprint_axis`: their length) from the
+    footprint in `masks`; those of `footprint_required` on no footprint are dropped (module
+    docstring).
     """
     cls_idx, ys, xs = np.nonzero(peaks > thresholds[:, None, None])
     mapped = np.array([classes[c] is not None for c in range(len(classes))], dtype=bool)
@@ -75,7 +85,17 @@ def decode_sitewatch(
             if cls not in classes:
                 continue
             on = np.nonzero(cls_idx == classes.index(cls))[0]
-            if on.size:
+            if on.size and cls in footprint_axis:
+                keep &= _footprint_lengths(
+                    masks[k],
+                    ys,
+                    xs,
+                    on,
+                    stride,
+                    (cx, cy, length, width, angle),
+                    required=cls in footprint_required,
+                )
+            elif on.size:
                 keep &= _footprint_boxes(
                     masks[k],
                     ys,
@@ -177,6 +197,71 @@ def _footprint_boxes(
         for array, value in zip(boxes, rect, strict=True):
             array[i] = value
     return keep
+
+
+def _footprint_lengths(
+    mask: F32,
+    ys: npt.NDArray[np.int64],
+    xs: npt.NDArray[np.int64],
+    peaks: npt.NDArray[np.int64],
+    stride: int,
+    boxes: tuple[npt.NDArray[np.float64], ...],
+    required: bool = False,
+) -> npt.NDArray[np.bool_]:
+    """Give the `peaks` (indices) whose box centre lies on a footprint of `mask` the length of
+    that footprint along the box's axis, in place in `boxes` (cx, cy, length, width, angle;
+    the centre moves along the axis to the middle of the span); which detections to keep (with
+    `required`, not the peaks on no footprint). Reads up to FOOTPRINT_REACH[0] cells each way."""
+    cx, cy, length, width, angle = boxes
+    keep = np.ones(len(ys), dtype=bool)
+    on = np.array(
+        [
+            bool((mask[max(0, y - 1) : y + 2, max(0, x - 1) : x + 2] > MASK_THRESHOLD).any())
+            for y, x in zip(ys[peaks].tolist(), xs[peaks].tolist(), strict=True)
+        ],
+        dtype=bool,
+    )
+    if required:
+        keep[peaks[~on]] = False
+    chosen = peaks[on]
+    if chosen.size == 0:
+        return keep
+    theta = np.radians(angle[chosen])
+    ux, uy = np.cos(theta), np.sin(theta)
+    t = np.arange(0, int(FOOTPRINT_REACH[0] / AXIS_STEP) + 1, dtype=np.float64) * AXIS_STEP
+    ends = []
+    for sign in (1.0, -1.0):
+        col = (cx[chosen] / stride - 0.5)[:, None] + sign * ux[:, None] * t[None]
+        row = (cy[chosen] / stride - 0.5)[:, None] + sign * uy[:, None] * t[None]
+        values = ndimage.map_coordinates(mask, [row, col], order=1, mode="constant", cval=0.0)
+        ends.append(_crossing(values, t))
+    plus, minus = ends
+    span = (plus + minus) * stride
+    good = (plus > 0) & (minus > 0) & (span >= width[chosen])
+    idx = chosen[good]
+    shift = (plus[good] - minus[good]) / 2 * stride
+    cx[idx] += shift * ux[good]
+    cy[idx] += shift * uy[good]
+    length[idx] = span[good]
+    return keep
+
+
+def _crossing(
+    values: npt.NDArray[np.float64], t: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """Per row of `values` (samples at distances `t`), the distance where it first falls to
+    MASK_THRESHOLD, interpolated between samples (0 where the first sample is already below,
+    the last distance where none is)."""
+    below = values <= MASK_THRESHOLD
+    first = np.where(below.any(axis=1), below.argmax(axis=1), len(t) - 1)
+    out = np.zeros(len(values))
+    inside = first > 0
+    k = first[inside]
+    rows = np.nonzero(inside)[0]
+    v0, v1 = values[rows, k - 1], values[rows, k]
+    frac = np.where(v0 > v1, (v0 - MASK_THRESHOLD) / np.maximum(v0 - v1, 1e-9), 1.0)
+    out[inside] = t[k - 1] + np.clip(frac, 0.0, 1.0) * (t[k] - t[k - 1])
+    return out
 
 
 def footprint_rectangle(

@@ -164,6 +164,7 @@ class OnnxDetector:
                         masks,
                         spec.mask_classes,
                         spec.footprint_required,
+                        spec.footprint_axis,
                     )
                 )
             else:

@@ -55,6 +55,15 @@ class ModelSpec:
     mask_classes: tuple[ObjectClass, ...] = ()
     # mask classes whose peaks count only on a footprint: a peak on none is dropped (decode.py)
     footprint_required: tuple[ObjectClass, ...] = ()
+    # mask classes whose boxes take only their length from the footprint, along their regressed
+    # axis; the other mask classes take the footprint's rectangle (decode.py)
+    footprint_axis: tuple[ObjectClass, ...] = ()
+
+    @property
+    def footprint_classes(self) -> tuple[ObjectClass, ...]:
+        """The mask classes whose boxes are their footprints' rectangles (any length: tiling
+        joins their pieces across tile borders, detect/run.py)."""
+        return tuple(c for c in self.mask_classes if c not in self.footprint_axis)
 
     def threshold(self, cls: ObjectClass) -> float:
         """Operating threshold of a class."""
@@ -73,7 +82,7 @@ class ModelSpec:
             dict(self.thresholds),
             dict(self.calibration),
             self.work_gsd_m,
-            self.mask_classes,
+            self.footprint_classes,
         )
 
     def to_metadata(self) -> str:
@@ -98,6 +107,11 @@ class ModelSpec:
                     if self.footprint_required
                     else {}
                 ),
+                **(
+                    {"footprint_axis": [c.value for c in self.footprint_axis]}
+                    if self.footprint_axis
+                    else {}
+                ),
             }
         )
 
@@ -110,11 +124,13 @@ def spec_from_metadata(path: Path, text: str) -> ModelSpec:
         thresholds = {ObjectClass(k): float(v) for k, v in doc.get("thresholds", {}).items()}
         mask_classes = tuple(ObjectClass(c) for c in doc.get("mask_classes", []))
         required = tuple(ObjectClass(c) for c in doc.get("footprint_required", []))
-        if not set(required) <= set(mask_classes):
-            raise ValueError(
-                f"footprint_required {[c.value for c in required]} names classes without a "
-                f"mask (mask_classes {[c.value for c in mask_classes]})"
-            )
+        axis = tuple(ObjectClass(c) for c in doc.get("footprint_axis", []))
+        for key, named in (("footprint_required", required), ("footprint_axis", axis)):
+            if not set(named) <= set(mask_classes):
+                raise ValueError(
+                    f"{key} {[c.value for c in named]} names classes without a "
+                    f"mask (mask_classes {[c.value for c in mask_classes]})"
+                )
         return ModelSpec(
             path,
             str(doc["model_id"]),
@@ -130,6 +146,7 @@ def spec_from_metadata(path: Path, text: str) -> ModelSpec:
             ),
             mask_classes=mask_classes,
             footprint_required=required,
+            footprint_axis=axis,
         )
     except (ValueError, KeyError, TypeError, ConfigError) as exc:
         raise ModelError(f"{path}: sitewatch metadata is not valid ({exc})") from exc

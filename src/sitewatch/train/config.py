@@ -88,6 +88,10 @@ class TrainConfig(TrainingRun):
     mask_classes: list[ObjectClass] = Field(default_factory=list)
     # mask classes whose peaks count only on a footprint (detect/decode.py); inference only
     footprint_required: list[ObjectClass] = Field(default_factory=list)
+    # mask classes whose boxes keep their regressed centre line, width and angle and take only
+    # their length from the footprint along that axis (vehicles parked side by side would share
+    # one footprint rectangle); the other mask classes take the footprint's rectangle
+    footprint_axis: list[ObjectClass] = Field(default_factory=list)
     # train on crops read as inference reads them: coarser levels interpolated up to work_gsd_m
     train_at_work_gsd: bool = False
     release_note: str | None = None  # printed in the model card (what this release changes)
@@ -107,6 +111,8 @@ class TrainConfig(TrainingRun):
             raise ValueError("train_at_work_gsd needs work_gsd_m")
         if not set(self.footprint_required) <= set(self.mask_classes):
             raise ValueError("footprint_required may only name classes in mask_classes")
+        if not set(self.footprint_axis) <= set(self.mask_classes):
+            raise ValueError("footprint_axis may only name classes in mask_classes")
         return self
 
 

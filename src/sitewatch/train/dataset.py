@@ -53,14 +53,16 @@ class Target:
 
 @dataclass(frozen=True)
 class Sample:
-    """An augmented crop with its targets, valid-pixel mask and labelled-class mask, and the
-    footprint masks (M, rows, cols) of the source's mask classes (M = 0: none)."""
+    """An augmented crop with its targets, valid-pixel mask and labelled-class mask, the
+    footprint masks (M, rows, cols) of the source's mask classes (M = 0: none), and where each
+    footprint is unknown (`unknown`, same shape, > 0 there; None: known everywhere)."""
 
     image: npt.NDArray[np.uint8]
     targets: tuple[Target, ...]
     valid: npt.NDArray[np.bool_]
     labelled: npt.NDArray[np.bool_]
     masks: npt.NDArray[np.float32]
+    unknown: npt.NDArray[np.float32] | None = None
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,8 @@ class SampleSource:
         turned, targets, valid, masks = _geometric(crop, targets, valid, masks, rng)
         image = _photometric(turned, rng)
         labelled = np.array([cls in level.labelled for cls in CLASSES])
-        return Sample(image, tuple(targets), valid, labelled, masks)
+        m = len(self.mask_classes)
+        return Sample(image, tuple(targets), valid, labelled, masks[:m], masks[m:])
 
     def _cut(
         self, level: _Level, c: int
@@ -159,14 +162,25 @@ class SampleSource:
         npt.NDArray[np.float32], list[Target], npt.NDArray[np.bool_], npt.NDArray[np.float32]
     ]:
         """A c x c crop of a level, with its targets and generated objects drawn at its GSD,
-        and the footprint masks of the mask classes."""
+        and the footprint masks of the mask classes followed by where each is unknown.
+
+        A real label of a mask class (an axis-aligned box: no footprint drawn) makes its box's
+        pixels unknown for that class, so the mask is not taught that a real truck is off any
+        truck footprint. The two stacks travel together through resampling and turning."""
         rng = self.rng
         _, rows, cols = level.image.shape
         y0 = int(rng.integers(0, max(1, rows - c + 1)))
         x0 = int(rng.integers(0, max(1, cols - c + 1)))
         crop = np.zeros((3, c, c), dtype=np.float32)
         valid = np.zeros((c, c), dtype=bool)
-        masks = np.zeros((len(self.mask_classes), c, c), dtype=np.float32)
+        m = len(self.mask_classes)
+        masks = np.zeros((2 * m, c, c), dtype=np.float32)
+        for t in level.targets:
+            if t.object_class in self.mask_classes and not t.oriented:
+                ax0, ay0, ax1, ay1 = t.box.aabb()
+                rs = slice(max(0, math.floor(ay0) - y0), max(0, math.ceil(ay1) - y0))
+                cs = slice(max(0, math.floor(ax0) - x0), max(0, math.ceil(ax1) - x0))
+                masks[m + self.mask_classes.index(t.object_class), rs, cs] = 1
         part = level.image[:, y0 : y0 + c, x0 : x0 + c]
         crop[:, : part.shape[1], : part.shape[2]] = part
         valid[: part.shape[1], : part.shape[2]] = True
@@ -188,7 +202,7 @@ class SampleSource:
                 GENERATED_CLASSES,
                 occupied,
                 count,
-                dict(zip(self.mask_classes, masks, strict=True)),
+                dict(zip(self.mask_classes, masks[:m], strict=True)),
             )
             targets += [Target(cls, box, True) for cls, box in drawn]
             crop[:, ~valid] = crop[:, valid].mean(axis=1)[:, None] if valid.any() else 0

@@ -178,6 +178,7 @@ def default_spec(
     work_gsd_m: float | None = None,
     mask_classes: Sequence[ObjectClass] = (),
     footprint_required: Sequence[ObjectClass] = (),
+    footprint_axis: Sequence[ObjectClass] = (),
 ) -> ModelSpec:
     """The spec of a sitewatch model."""
     return ModelSpec(
@@ -193,4 +194,5 @@ def default_spec(
         work_gsd_m=work_gsd_m,
         mask_classes=tuple(mask_classes),
         footprint_required=tuple(footprint_required),
+        footprint_axis=tuple(footprint_axis),
     )

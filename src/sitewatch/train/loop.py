@@ -148,16 +148,34 @@ def resume(
 
 def _load_grown(model: Any, weights: dict[str, Any], source: Path) -> list[str]:
     """Load a checkpoint into a model that may have grown new layers since (a continuation
-    adding the residual context stage); the names of the layers the checkpoint lacks.
+    adding the residual context stage) or new output channels in a layer (an extent mask for
+    one more class, appended after the checkpoint's); the names of the layers grown.
 
-    Every weight of the checkpoint must fit the model: only additions are allowed."""
+    Every weight of the checkpoint must fit the model: only additions are allowed. A grown
+    layer keeps the checkpoint's channels first and its own initialisation for the new ones."""
+    own = model.state_dict()
+    weights = dict(weights)
+    widened = []
+    for key, value in list(weights.items()):
+        mine = own.get(key)
+        if mine is None or mine.shape == value.shape:
+            continue
+        if mine.shape[1:] != value.shape[1:] or mine.shape[0] < value.shape[0]:
+            raise ConfigError(
+                f"continue_from {source}: {key} is {tuple(value.shape)} in the checkpoint and "
+                f"{tuple(mine.shape)} in the network; only new output channels can be added"
+            )
+        grown = mine.clone()
+        grown[: value.shape[0]] = value
+        weights[key] = grown
+        widened.append(key.split(".")[0])
     result = model.load_state_dict(weights, strict=False)
     if result.unexpected_keys:
         raise ConfigError(
             f"continue_from {source}: the network lacks layers of the checkpoint "
             f"({', '.join(result.unexpected_keys[:5])})"
         )
-    return sorted({k.split(".")[0] for k in result.missing_keys})
+    return sorted({k.split(".")[0] for k in result.missing_keys} | set(widened))
 
 
 def save_checkpoint(path: Path, model: Any, opt: Any, step: int, config: BaseModel) -> None:

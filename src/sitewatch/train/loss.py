@@ -7,7 +7,8 @@ labels L1 on log length, log width and on (sin 2a, cos 2a) weighted by elongatio
 labels (orientation unknown) L1 on the log extents of the predicted box's axis-aligned envelope.
 Extent masks (where the network has them): the parts' footprint coverage averaged over each
 output cell, binary cross-entropy plus a soft Dice term over the batch (footprints cover a small
-share of the pixels), on valid pixels of samples that label the class.
+share of the pixels), on valid pixels of samples that label the class, except on the cells of
+a real axis-aligned label of the class (its footprint is not known there).
 """
 
 from __future__ import annotations
@@ -76,8 +77,13 @@ def build_batch(samples: Sequence[Sample]) -> dict[str, torch.Tensor]:
     images = np.stack([s.image for s in samples]).astype(np.float32)
     m = samples[0].masks.shape[0]
     masks = np.stack([s.masks for s in samples]).reshape(n, m, h, STRIDE, w, STRIDE).mean((3, 5))
+    unknown = np.stack(
+        [s.unknown if s.unknown is not None else np.zeros_like(s.masks) for s in samples]
+    )
+    known = unknown.reshape(n, m, h, STRIDE, w, STRIDE).max((3, 5)) <= 1e-6
     return {
         "masks": torch.from_numpy(masks.astype(np.float32)),
+        "mask_known": torch.from_numpy(known.astype(np.float32)),
         "image": torch.from_numpy(images),
         "heat": torch.from_numpy(heat),
         "valid": torch.from_numpy(valid),
@@ -150,7 +156,7 @@ def detection_loss(
         "box": float(l_box.detach()),
     }
     if mask_logits is not None:
-        weight = batch["valid"] * batch["cls_mask"][:, list(mask_index)]
+        weight = batch["valid"] * batch["cls_mask"][:, list(mask_index)] * batch["mask_known"]
         l_mask = mask_loss(mask_logits, batch["masks"], weight)
         total = total + l_mask
         parts["mask"] = float(l_mask.detach())

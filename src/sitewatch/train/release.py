@@ -57,6 +57,7 @@ def export_release(
             work_gsd_m=config.work_gsd_m,
             mask_classes=config.mask_classes,
             footprint_required=config.footprint_required,
+            footprint_axis=config.footprint_axis,
         )
 
     spec = spec_of(fp32, stem, {c: OPERATING_THRESHOLD for c in ObjectClass})
@@ -226,7 +227,13 @@ def model_card(
     masks_text = (
         f"\n  `masks` (N, {len(config.mask_classes)}, H/2, W/2): per cell, the probability of "
         f"lying on the footprint of a {', '.join(c.value for c in config.mask_classes)}; the "
-        "boxes of those classes are taken from the footprint around their peak."
+        "boxes of those classes are taken from the footprint around their peak"
+        + (
+            f" (for {', '.join(c.value for c in config.footprint_axis)} only the length, "
+            "along the regressed axis)."
+            if config.footprint_axis
+            else "."
+        )
         + (
             f" Peaks of {', '.join(c.value for c in config.footprint_required)} on no "
             "footprint are dropped (footprint required)."
