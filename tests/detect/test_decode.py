@@ -127,6 +127,9 @@ def test_footprint_axis_gives_long_vehicles_their_length_and_keeps_neighbours_ap
     peaks[LV, 75, 75] = 0.45
     boxes[4, 75, 75], boxes[5, 75, 75] = 1.0, 0.0  # sin 2a = 1: 45 degrees
     peaks[LV, 100, 20] = 0.4  # on no footprint: keeps its regressed box
+    masks[1, 100:104, 50:60] = 0.9  # a footprint found in part (10 cells) under a longer box
+    peaks[LV, 102, 55] = 0.35
+    boxes[2, 102, 55] = math.log(20.0)  # regressed 40 px long: a box is never shortened
     boxes[0:2] = 0.5  # centres in the middle of their cells
     thresholds = np.full(len(CLASSES), 0.3, np.float32)
     masked = (ObjectClass.CRANE, ObjectClass.LARGE_VEHICLE)
@@ -134,7 +137,8 @@ def test_footprint_axis_gives_long_vehicles_their_length_and_keeps_neighbours_ap
 
     found = decode_sitewatch(peaks, boxes, CLASSES, thresholds, 2, masks, masked, (), axis)
 
-    first, second, diagonal, lone = found
+    first, second, diagonal, lone, partial = found
+    assert partial.box.length_px == pytest.approx(40.0) and partial.box.cx == pytest.approx(111)
     # the centre moves along the axis only: across it, it stays where the peak put it
     for truck, cy in ((first, 43.0), (second, 53.0)):
         assert truck.box.length_px == pytest.approx(60.0, abs=1.5)
@@ -146,7 +150,7 @@ def test_footprint_axis_gives_long_vehicles_their_length_and_keeps_neighbours_ap
     assert lone.box.length_px == pytest.approx(10.0) and lone.score == pytest.approx(0.4)
     # a footprint rectangle (the crane rule) would join the two trucks into one detection
     joined = decode_sitewatch(peaks, boxes, CLASSES, thresholds, 2, masks, masked)
-    assert sum(d.object_class is ObjectClass.LARGE_VEHICLE for d in joined) == 3
+    assert sum(d.object_class is ObjectClass.LARGE_VEHICLE for d in joined) == 4
     # with the footprint required, the peak on none goes
     required = decode_sitewatch(peaks, boxes, CLASSES, thresholds, 2, masks, masked, axis, axis)
-    assert len(required) == 3
+    assert len(required) == 4

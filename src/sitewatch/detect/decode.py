@@ -14,7 +14,11 @@ Layouts:
   A class the model declares `footprint_axis` (large vehicles) keeps its regressed centre line,
   width and angle and takes only its length from the footprint: the mask is read (bilinear, at
   quarter-cell steps) along the regressed axis from the box centre both ways to where it falls
-  to MASK_THRESHOLD, and the box spans the two crossings. Vehicles parked side by side, a metre
+  to MASK_THRESHOLD, and where those two crossings lie further apart than the regressed length,
+  the box spans them. A box is only ever lengthened: a footprint the mask finds in part (the
+  0.10.0 experiment's large-vehicle mask found under half of the footprint cells) would
+  otherwise shorten right boxes, which is what that experiment measured with the span taken
+  whatever its length (commit 5793d3e). Vehicles parked side by side, a metre
   apart, would share one footprint rectangle; along its axis a vehicle's footprint ends at its
   own nose and tail. Such a peak gives one detection per peak (the inner-peak suppression
   below removes second peaks along the same vehicle, which now share its length).
@@ -209,10 +213,11 @@ def _footprint_lengths(
     required: bool = False,
 ) -> npt.NDArray[np.bool_]:
     """Give the `peaks` (indices) whose box centre lies on a footprint of `mask` the length of
-    that footprint along the box's axis, in place in `boxes` (cx, cy, length, width, angle;
-    the centre moves along the axis to the middle of the span); which detections to keep (with
-    `required`, not the peaks on no footprint). Reads up to FOOTPRINT_REACH[0] cells each way."""
-    cx, cy, length, width, angle = boxes
+    that footprint along the box's axis where it is longer than the box, in place in `boxes`
+    (cx, cy, length, width, angle; the centre moves along the axis to the middle of the
+    span); which detections to keep (with `required`, not the peaks on no footprint). Reads up
+    to FOOTPRINT_REACH[0] cells each way."""
+    cx, cy, length, _, angle = boxes
     keep = np.ones(len(ys), dtype=bool)
     on = np.array(
         [
@@ -237,7 +242,7 @@ def _footprint_lengths(
         ends.append(_crossing(values, t))
     plus, minus = ends
     span = (plus + minus) * stride
-    good = (plus > 0) & (minus > 0) & (span >= width[chosen])
+    good = (plus > 0) & (minus > 0) & (span > length[chosen])
     idx = chosen[good]
     shift = (plus[good] - minus[good]) / 2 * stride
     cx[idx] += shift * ux[good]

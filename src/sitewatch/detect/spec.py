@@ -55,8 +55,8 @@ class ModelSpec:
     mask_classes: tuple[ObjectClass, ...] = ()
     # mask classes whose peaks count only on a footprint: a peak on none is dropped (decode.py)
     footprint_required: tuple[ObjectClass, ...] = ()
-    # mask classes whose boxes take only their length from the footprint, along their regressed
-    # axis; the other mask classes take the footprint's rectangle (decode.py)
+    # mask classes whose boxes are only lengthened to their footprint's extent along their
+    # regressed axis; the other mask classes take the footprint's rectangle (decode.py)
     footprint_axis: tuple[ObjectClass, ...] = ()
 
     @property

@@ -88,9 +88,9 @@ class TrainConfig(TrainingRun):
     mask_classes: list[ObjectClass] = Field(default_factory=list)
     # mask classes whose peaks count only on a footprint (detect/decode.py); inference only
     footprint_required: list[ObjectClass] = Field(default_factory=list)
-    # mask classes whose boxes keep their regressed centre line, width and angle and take only
-    # their length from the footprint along that axis (vehicles parked side by side would share
-    # one footprint rectangle); the other mask classes take the footprint's rectangle
+    # mask classes whose boxes keep their regressed centre line, width and angle and are
+    # lengthened to their footprint's extent along that axis where it is longer (vehicles parked
+    # side by side would share one footprint rectangle); other mask classes take the rectangle
     footprint_axis: list[ObjectClass] = Field(default_factory=list)
     # train on crops read as inference reads them: coarser levels interpolated up to work_gsd_m
     train_at_work_gsd: bool = False

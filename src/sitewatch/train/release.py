@@ -229,7 +229,7 @@ def model_card(
         f"lying on the footprint of a {', '.join(c.value for c in config.mask_classes)}; the "
         "boxes of those classes are taken from the footprint around their peak"
         + (
-            f" (for {', '.join(c.value for c in config.footprint_axis)} only the length, "
+            f" (for {', '.join(c.value for c in config.footprint_axis)} only a longer length, "
             "along the regressed axis)."
             if config.footprint_axis
             else "."

@@ -1,0 +1,81 @@
+"""The detection conditions of a detector adoption rule, read from the figures of
+`training_split_ap.py` for a candidate and the default on the same fresh scenes, fp32 and int8
+twins alike (the rules in configs/train-det-*.yaml). Writes the differences and which
+conditions hold; speed and alerting figures, measured by their own benchmarks, are added by
+hand or with --speed / --alerting JSON files.
+
+    .venv/bin/python benchmarks/adoption_record.py FOLDER CANDIDATE DEFAULT --config CONFIG \
+        --seed N [--large-vehicle higher|not-lower] > FOLDER/../adoption-training-split.json
+
+FOLDER holds `sitewatch-det-<version>.json` and `sitewatch-det-<version>-int8.json` for both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+GENERATED = ("large_vehicle", "rail_car", "crane", "container")
+ALLOWED_DROP = 0.03
+ALLOWED_CAR_DROP = 0.02
+
+
+def conditions(new: dict[str, Any], old: dict[str, Any], lv_rule: str) -> dict[str, Any]:
+    """Differences (candidate minus default) per condition, and whether each holds."""
+    gens = ("generated 0.3", "generated 0.5")
+    diff: dict[str, Any] = {
+        "mean generated AP50 higher": round(
+            new["mean_generated_AP50"] - old["mean_generated_AP50"], 4
+        )
+    }
+    holds: dict[str, bool] = {"mean generated AP50 higher": diff["mean generated AP50 higher"] > 0}
+    lv_name = f"large_vehicle {'higher' if lv_rule == 'higher' else 'not lower'} at both GSDs"
+    d = [round(new[g]["large_vehicle"] - old[g]["large_vehicle"], 4) for g in gens]
+    diff[lv_name] = d
+    holds[lv_name] = all(x > 0 for x in d) if lv_rule == "higher" else all(x >= 0 for x in d)
+    for cls in GENERATED[1:]:
+        name = f"{cls} not lower by more than {ALLOWED_DROP}"
+        d = [round(new[g][cls] - old[g][cls], 4) for g in gens]
+        diff[name], holds[name] = d, all(x >= -ALLOWED_DROP for x in d)
+    name = f"small_vehicle (real) not lower by more than {ALLOWED_CAR_DROP}"
+    d = [
+        round(new[r]["small_vehicle"] - old[r]["small_vehicle"], 4)
+        for r in ("real 0.3", "real 0.5")
+    ]
+    diff[name], holds[name] = d, all(x >= -ALLOWED_CAR_DROP for x in d)
+    return {"differences": diff, "holds": holds}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("folder", type=Path)
+    ap.add_argument("candidate", help="version, e.g. 0.10.0")
+    ap.add_argument("default", help="version, e.g. 0.9.0")
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--seed", type=int, required=True)
+    ap.add_argument("--large-vehicle", choices=("higher", "not-lower"), default="higher")
+    args = ap.parse_args()
+    out: dict[str, Any] = {
+        "rule": f"{args.config} (stated before the run; each condition on fp32 and int8 alike)",
+        "command": f".venv/bin/python benchmarks/training_split_ap.py MODEL {args.config} "
+        f"--seed {args.seed}",
+        "split": f"training split, fresh generated scenes (seed {args.seed}; thresholds are "
+        "calibrated on seed 7): real training frames; generated objects on every second "
+        "training frame and the training backgrounds; 0.3 m and 0.5 m",
+    }
+    every = True
+    for twin, suffix in (("fp32", ""), ("int8", "-int8")):
+        new = json.loads((args.folder / f"sitewatch-det-{args.candidate}{suffix}.json").read_text())
+        old = json.loads((args.folder / f"sitewatch-det-{args.default}{suffix}.json").read_text())
+        result = conditions(new, old, args.large_vehicle)
+        out[f"differences_{args.candidate}_minus_{args.default}_{twin}"] = result["differences"]
+        out[f"holds_{twin}"] = result["holds"]
+        every &= all(result["holds"].values())
+    out["detection_conditions_hold"] = every
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
