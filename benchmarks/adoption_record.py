@@ -1,8 +1,8 @@
 """The detection conditions of a detector adoption rule, read from the figures of
 `training_split_ap.py` for a candidate and the default on the same fresh scenes, fp32 and int8
 twins alike (the rules in configs/train-det-*.yaml). Writes the differences and which
-conditions hold; speed and alerting figures, measured by their own benchmarks, are added by
-hand or with --speed / --alerting JSON files.
+conditions hold; the speed and alerting conditions are measured by their own benchmarks
+(bench_detect.py, bench_alerts.py) and added to the record by hand.
 
     .venv/bin/python benchmarks/adoption_record.py FOLDER CANDIDATE DEFAULT --config CONFIG \
         --seed N [--large-vehicle higher|not-lower] > FOLDER/../adoption-training-split.json

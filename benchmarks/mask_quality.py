@@ -17,7 +17,7 @@ import numpy as np
 from sitewatch.detect.onnx import load_detector
 from sitewatch.train.config import load_train_config
 from sitewatch.train.data import load_split
-from sitewatch.train.dataset import SampleSource
+from sitewatch.train.dataset import SampleSource, footprint_cells
 
 CROP_PX = 384
 
@@ -47,16 +47,14 @@ def main() -> None:
     )
     name = detector.session.get_inputs()[0].name
     s_ = spec.stride
-    h = CROP_PX // s_
     counts = np.zeros((len(spec.mask_classes), 3), dtype=np.int64)  # tp, fp, fn
     for _ in range(args.crops):
         sample = source.sample()
         image = sample.image[None].astype(np.float32)
         masks = detector.session.run(None, {name: image})[2][0]
-        truth = sample.masks.reshape(-1, h, s_, h, s_).mean((2, 4)) > 0.5
-        unknown = sample.unknown if sample.unknown is not None else np.zeros_like(sample.masks)
-        known = ~(unknown.reshape(-1, h, s_, h, s_).max((2, 4)) > 0)
-        known &= sample.valid[::s_, ::s_][None]
+        coverage, known = footprint_cells([sample], s_)
+        truth = coverage[0] > 0.5
+        known = known[0] & sample.valid[::s_, ::s_][None]
         pred = masks > 0.5
         counts[:, 0] += (pred & truth & known).sum((1, 2))
         counts[:, 1] += (pred & ~truth & known).sum((1, 2))

@@ -174,7 +174,7 @@ def _footprint_boxes(
     taken = np.zeros(mask.shape, dtype=bool)
     for i in peaks.tolist():
         y, x = int(ys[i]), int(xs[i])
-        near = (slice(max(0, y - 1), y + 2), slice(max(0, x - 1), x + 2))
+        near = _near(y, x)
         if taken[near].any():
             keep[i] = False
             continue
@@ -221,7 +221,7 @@ def _footprint_lengths(
     keep = np.ones(len(ys), dtype=bool)
     on = np.array(
         [
-            bool((mask[max(0, y - 1) : y + 2, max(0, x - 1) : x + 2] > MASK_THRESHOLD).any())
+            bool((mask[_near(y, x)] > MASK_THRESHOLD).any())
             for y, x in zip(ys[peaks].tolist(), xs[peaks].tolist(), strict=True)
         ],
         dtype=bool,
@@ -249,6 +249,12 @@ def _footprint_lengths(
     cy[idx] += shift * uy[good]
     length[idx] = span[good]
     return keep
+
+
+def _near(y: int, x: int) -> tuple[slice, slice]:
+    """The 3x3 cells around a peak (clipped at the top and left; numpy clips the rest), where
+    a peak counts as on a footprint."""
+    return slice(max(0, y - 1), y + 2), slice(max(0, x - 1), x + 2)
 
 
 def _crossing(

@@ -55,14 +55,26 @@ class Target:
 class Sample:
     """An augmented crop with its targets, valid-pixel mask and labelled-class mask, the
     footprint masks (M, rows, cols) of the source's mask classes (M = 0: none), and where each
-    footprint is unknown (`unknown`, same shape, > 0 there; None: known everywhere)."""
+    footprint is unknown (`unknown`, same shape, > 0 there)."""
 
     image: npt.NDArray[np.uint8]
     targets: tuple[Target, ...]
     valid: npt.NDArray[np.bool_]
     labelled: npt.NDArray[np.bool_]
     masks: npt.NDArray[np.float32]
-    unknown: npt.NDArray[np.float32] | None = None
+    unknown: npt.NDArray[np.float32]
+
+
+def footprint_cells(
+    samples: Sequence[Sample], stride: int
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
+    """Per output cell of each sample, the footprint coverage of each mask class (N, M, h, w)
+    and whether that footprint is known there (no pixel of the cell is unknown)."""
+    n, (m, rows, cols) = len(samples), samples[0].masks.shape
+    shape = (n, m, rows // stride, stride, cols // stride, stride)
+    masks = np.stack([s.masks for s in samples]).reshape(shape).mean((3, 5))
+    unknown = np.stack([s.unknown for s in samples]).reshape(shape).max((3, 5))
+    return masks.astype(np.float32), unknown <= 1e-6
 
 
 @dataclass(frozen=True)

@@ -156,7 +156,7 @@ def _load_grown(model: Any, weights: dict[str, Any], source: Path) -> list[str]:
     own = model.state_dict()
     weights = dict(weights)
     widened = []
-    for key, value in list(weights.items()):
+    for key, value in weights.items():
         mine = own.get(key)
         if mine is None or mine.shape == value.shape:
             continue

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from sitewatch.train.dataset import CLASSES, Sample, angle_vector
+from sitewatch.train.dataset import CLASSES, Sample, angle_vector, footprint_cells
 from sitewatch.train.model import STRIDE
 
 MAX_OBJECTS = 512
@@ -75,14 +75,9 @@ def build_batch(samples: Sequence[Sample]) -> dict[str, torch.Tensor]:
                 math.log(max(y1 - y0, 1.0) / STRIDE),
             )
     images = np.stack([s.image for s in samples]).astype(np.float32)
-    m = samples[0].masks.shape[0]
-    masks = np.stack([s.masks for s in samples]).reshape(n, m, h, STRIDE, w, STRIDE).mean((3, 5))
-    unknown = np.stack(
-        [s.unknown if s.unknown is not None else np.zeros_like(s.masks) for s in samples]
-    )
-    known = unknown.reshape(n, m, h, STRIDE, w, STRIDE).max((3, 5)) <= 1e-6
+    masks, known = footprint_cells(samples, STRIDE)
     return {
-        "masks": torch.from_numpy(masks.astype(np.float32)),
+        "masks": torch.from_numpy(masks),
         "mask_known": torch.from_numpy(known.astype(np.float32)),
         "image": torch.from_numpy(images),
         "heat": torch.from_numpy(heat),
