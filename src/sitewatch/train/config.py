@@ -58,7 +58,9 @@ class TrainingRun(BaseModel):
     seed: int = 0
     checkpoint_every: int
     threads: int = 2
-    continue_from: Path | None = None  # a checkpoint to start from (weights, optimiser, step)
+    # a checkpoint to start from (weights, optimiser, step); for the detector, also a released
+    # fp32 model (.onnx, its weights only; train/from_onnx.py), with continue_step
+    continue_from: Path | None = None
 
     def resolve_paths(self, base: Path) -> None:
         """Make the run's own paths absolute, relative to the configuration's folder."""
@@ -95,6 +97,8 @@ class TrainConfig(TrainingRun):
     # train on crops read as inference reads them: coarser levels interpolated up to work_gsd_m
     train_at_work_gsd: bool = False
     release_note: str | None = None  # printed in the model card (what this release changes)
+    # the step a released model named as continue_from was trained to (its schedule goes on there)
+    continue_step: int | None = None
     datasets: list[DatasetConfig]
     backgrounds: list[BackgroundConfig] = Field(default_factory=list)
 
@@ -113,6 +117,13 @@ class TrainConfig(TrainingRun):
             raise ValueError("footprint_required may only name classes in mask_classes")
         if not set(self.footprint_axis) <= set(self.mask_classes):
             raise ValueError("footprint_axis may only name classes in mask_classes")
+        released = self.continue_from is not None and self.continue_from.suffix.lower() == ".onnx"
+        if released != (self.continue_step is not None):
+            raise ValueError(
+                "continue_step goes with a released model (.onnx) as continue_from, and only there"
+            )
+        if self.continue_step is not None and self.continue_step < 0:
+            raise ValueError("continue_step must be >= 0")
         return self
 
 

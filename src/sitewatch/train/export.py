@@ -1,7 +1,8 @@
 """Export of a trained checkpoint: a single-file ONNX model (fp32) with its spec as metadata, and
 an int8 statically quantised twin (QDQ, per-channel weights, calibrated on training crops).
 
-Batch norm is folded into the convolutions by onnxruntime's graph optimiser at load time.
+The exporter folds each batch norm into the convolution before it (eval mode), so the graph holds
+convolutions only; train/from_onnx.py unfolds them to continue training from a released model.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from sitewatch.errors import ConfigError
 from sitewatch.train.config import TrainConfig, TrainingRun
 from sitewatch.train.data import load_split
 from sitewatch.train.dataset import CLASSES, SampleSource
+from sitewatch.train.from_onnx import check_mask_prefix, is_onnx, weights_from_onnx
 from sitewatch.train.loss import build_batch, detection_loss
 from sitewatch.train.model import build_model
 
@@ -79,29 +80,40 @@ def train(config: TrainConfig, log: Log) -> Path:
     ckpt_path = config.out / "last.pt"
     model = build_model(config).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    step = resume(ckpt_path, config.continue_from, model, opt, device, log)
+    split = load_split(config)
+
+    def samples(seed: int) -> SampleSource:
+        return SampleSource(
+            split.train,
+            split.train_backgrounds,
+            config.gsd_levels_m,
+            config.crop_px,
+            config.generated_probability,
+            seed=seed,
+            work_gsd_m=config.work_gsd_m if config.train_at_work_gsd else None,
+            mask_classes=config.mask_classes,
+        )
+
+    if config.continue_from is not None and is_onnx(config.continue_from):
+        if ckpt_path.exists():
+            step = resume(ckpt_path, None, model, opt, device, log)
+        else:
+            # crops from a stream no training step draws (those are seeded seed + step)
+            step = continue_from_model(config, model, samples(config.seed + config.steps + 1), log)
+    else:
+        step = resume(ckpt_path, config.continue_from, model, opt, device, log)
     if step >= config.steps:
         log(f"already trained ({step} steps)")
         if not ckpt_path.exists():  # another run's weights, released anew (say, other decoding)
             save_checkpoint(ckpt_path, model, opt, step, config)
         return ckpt_path
-    split = load_split(config)
     for name, gsd in split.gsd_estimates.items():
         log(f"{name}: GSD estimated from car lengths: {gsd}")
     log(
         f"train: {len(split.train)} labelled frames, {len(split.train_backgrounds)} backgrounds; "
         f"held out: {len(split.val)} labelled frames, {len(split.val_backgrounds)} backgrounds"
     )
-    source = SampleSource(
-        split.train,
-        split.train_backgrounds,
-        config.gsd_levels_m,
-        config.crop_px,
-        config.generated_probability,
-        seed=config.seed + step,
-        work_gsd_m=config.work_gsd_m if config.train_at_work_gsd else None,
-        mask_classes=config.mask_classes,
-    )
+    source = samples(config.seed + step)
     mask_index = tuple(CLASSES.index(c) for c in config.mask_classes)
     model.train()
     progress = Progress(config, log, "samples")
@@ -121,6 +133,22 @@ def train(config: TrainConfig, log: Log) -> Path:
     return ckpt_path
 
 
+def continue_from_model(config: TrainConfig, model: Any, source: SampleSource, log: Log) -> int:
+    """Start from a released model's weights (train/from_onnx.py; its batch norms unfolded on
+    four batches of training crops); the step it was trained to."""
+    assert config.continue_from is not None and config.continue_step is not None
+    images = build_batch([source.sample() for _ in range(4 * config.batch)])["image"]
+    weights, spec = weights_from_onnx(config.continue_from, images)
+    check_mask_prefix(config.continue_from, spec, config.mask_classes)
+    grown = _load_grown(model, weights, config.continue_from)
+    added = f" with new layers ({', '.join(grown)})" if grown else ""
+    log(
+        f"continuing from the released model {config.continue_from}{added} at step "
+        f"{config.continue_step}; fresh optimiser"
+    )
+    return config.continue_step
+
+
 def resume(
     ckpt: Path, continue_from: Path | None, model: Any, opt: Any, device: Any, log: Log
 ) -> int:
@@ -129,6 +157,11 @@ def resume(
     start = ckpt if ckpt.exists() else continue_from
     if start is None:
         return 0
+    if is_onnx(start):
+        raise ConfigError(
+            f"continue_from {start}: a released model; only detector runs continue from one "
+            "(with continue_step)"
+        )
     if not start.exists():
         raise ConfigError(f"continue_from {start}: no such checkpoint")
     state = torch.load(start, map_location=device)

@@ -204,13 +204,19 @@ def model_card(
     made_by = f"\n  Made by: `{command}`." if command else ""
     note = f"\n- **Release note:** {config.release_note}" if config.release_note else ""
     thresholds_text = ", ".join(f"{c.value} {t:.2f}" for c, t in thresholds.items())
-    continued = (
-        f" Continued from the checkpoint `{config.continue_from.parent.name}/"
-        f"{config.continue_from.name}` (a warm restart of the cosine schedule; see that run's "
-        "configuration for the first steps)."
-        if config.continue_from is not None
-        else ""
-    )
+    continued = ""
+    if config.continue_step is not None and config.continue_from is not None:
+        continued = (
+            f" Continued from the released model `{config.continue_from.name}` at step "
+            f"{config.continue_step} (its weights, a fresh optimiser; see that model's card for "
+            "the first steps)."
+        )
+    elif config.continue_from is not None:
+        continued = (
+            f" Continued from the checkpoint `{config.continue_from.parent.name}/"
+            f"{config.continue_from.name}` (a warm restart of the cosine schedule; see that run's "
+            "configuration for the first steps)."
+        )
     from sitewatch.train.data import Split
 
     assert isinstance(split, Split)
