@@ -4,6 +4,12 @@ Checkpoints (`last.pt`, every `checkpoint_every` steps and at the end) hold the 
 optimiser and the step; the learning rate is a function of the step (linear warm-up, cosine
 decay), so a resumed run follows the same schedule. The sample stream is re-seeded from the step
 on resume, so a resumed run sees fresh samples rather than a replay.
+
+A new run may start from another run's checkpoint (`continue_from: ../runs/x/last.pt`, layers
+and mask channels may be added) or, for the detector, from a released fp32 model
+(`continue_from: ../models/m.onnx` with `continue_step`; train/from_onnx.py). Checkpoints under
+`runs/` are not committed and a new checkout lacks them: a continuation meant to outlive the
+checkout starts from a committed model.
 """
 
 from __future__ import annotations
