@@ -117,7 +117,7 @@ class TrainConfig(TrainingRun):
             raise ValueError("footprint_required may only name classes in mask_classes")
         if not set(self.footprint_axis) <= set(self.mask_classes):
             raise ValueError("footprint_axis may only name classes in mask_classes")
-        released = self.continue_from is not None and self.continue_from.suffix.lower() == ".onnx"
+        released = self.continue_from is not None and is_onnx(self.continue_from)
         if released != (self.continue_step is not None):
             raise ValueError(
                 "continue_step goes with a released model (.onnx) as continue_from, and only there"
@@ -125,6 +125,11 @@ class TrainConfig(TrainingRun):
         if self.continue_step is not None and self.continue_step < 0:
             raise ValueError("continue_step must be >= 0")
         return self
+
+
+def is_onnx(path: Path) -> bool:
+    """Whether `continue_from` names a released model rather than a checkpoint."""
+    return path.suffix.lower() == ".onnx"
 
 
 def load_train_config(path: Path) -> TrainConfig:

@@ -22,7 +22,7 @@ fresh.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,20 +30,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from sitewatch.core.models import ObjectClass
 from sitewatch.detect.onnx import load_spec, open_session
 from sitewatch.detect.spec import ModelSpec
 from sitewatch.errors import ConfigError, ModelError
-from sitewatch.train.model import SiteDet
+from sitewatch.train.model import BOX_CHANNELS, NUM_CLASSES, SiteDet
 
 # largest difference allowed between onnxruntime's box channels and the rebuilt network's,
 # relative to the largest of them
 TOLERANCE = 1e-3
 _CONTEXTS: tuple[bool | str, ...] = (False, "residual", True)
-
-
-def is_onnx(path: Path) -> bool:
-    """Whether `continue_from` names a released model rather than a checkpoint."""
-    return path.suffix.lower() == ".onnx"
 
 
 def weights_from_onnx(path: Path, images: torch.Tensor) -> tuple[dict[str, Any], ModelSpec]:
@@ -56,17 +52,17 @@ def weights_from_onnx(path: Path, images: torch.Tensor) -> tuple[dict[str, Any],
     if spec.layout != "sitewatch":
         raise ConfigError(f"continue_from {path}: a {spec.layout} model, not a sitewatch one")
     convs = _graph_convs(path)
-    net = _network_for(path, convs, len(spec.mask_classes))
-    _load_folded(net, convs)
-    _unfold_batch_norms(net, images)
+    net, body = _network_for(path, convs, len(spec.mask_classes))
+    _load_folded(net, body, convs)
+    _unfold_batch_norms(net, body, images)
     _check_against_runtime(path, net, images[:4])
     return net.state_dict(), spec
 
 
-def check_mask_prefix(path: Path, spec: ModelSpec, mask_classes: list[Any]) -> None:
+def check_mask_prefix(path: Path, spec: ModelSpec, mask_classes: Sequence[ObjectClass]) -> None:
     """A continuation keeps the model's mask channels first: its mask classes must lead."""
     have = [c.value for c in spec.mask_classes]
-    want = [getattr(c, "value", c) for c in mask_classes]
+    want = [c.value for c in mask_classes]
     if want[: len(have)] != have:
         raise ConfigError(
             f"continue_from {path}: the model's mask classes {have} must come first in "
@@ -124,29 +120,32 @@ def _body(net: SiteDet) -> list[str]:
     return [n for n in _conv_order(net) if n not in ("heat", "box", "mask")]
 
 
-def _network_for(path: Path, convs: list[tuple[np.ndarray, np.ndarray]], masks: int) -> SiteDet:
+def _network_for(
+    path: Path, convs: list[tuple[np.ndarray, np.ndarray]], masks: int
+) -> tuple[SiteDet, list[str]]:
     """The network (with or without the context stage) whose convolutions have the graph's
-    shapes; a ConfigError naming the shapes if none has."""
+    shapes, and its convolutions before the heads in running order; a ConfigError naming the
+    shapes if none has."""
     shapes = [tuple(w.shape) for w, _ in convs]
+    heads = NUM_CLASSES + BOX_CHANNELS + masks
     for context in _CONTEXTS:
         net = SiteDet(context=context, mask_classes=masks)
         modules = dict(net.named_modules())
         body = _body(net)
-        heads = 5 + 6 + masks
         want = [tuple(modules[n].weight.shape) for n in body]
         if shapes[:-1] == want and shapes[-1][0] == heads:
-            return net
+            return net, body
     raise ConfigError(
         f"continue_from {path}: its convolutions {shapes} match no sitewatch network "
         f"with {masks} mask class(es)"
     )
 
 
-def _load_folded(net: SiteDet, convs: list[tuple[np.ndarray, np.ndarray]]) -> None:
+def _load_folded(net: SiteDet, body: list[str], convs: list[tuple[np.ndarray, np.ndarray]]) -> None:
     """Put the folded weights in; each batch norm passes its input through plus b'."""
     modules = dict(net.named_modules())
     with torch.no_grad():
-        for name, (w, b) in zip(_body(net), convs[:-1], strict=True):
+        for name, (w, b) in zip(body, convs[:-1], strict=True):
             conv = modules[name]
             conv.weight.copy_(torch.tensor(w))
             bn = _batch_norm_after(modules, name)
@@ -179,7 +178,7 @@ def _batch_norm_after(modules: dict[str, Any], conv: str) -> Any:
     return bn if isinstance(bn, nn.BatchNorm2d) else None
 
 
-def _unfold_batch_norms(net: SiteDet, images: torch.Tensor) -> None:
+def _unfold_batch_norms(net: SiteDet, body: list[str], images: torch.Tensor) -> None:
     """Give each batch norm the statistics of its convolution's output on `images`."""
     modules = dict(net.named_modules())
     stats: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -190,16 +189,14 @@ def _unfold_batch_norms(net: SiteDet, images: torch.Tensor) -> None:
 
         return hook
 
-    folded = [n for n in _body(net) if _batch_norm_after(modules, n) is not None]
+    folded = {n: bn for n in body if (bn := _batch_norm_after(modules, n)) is not None}
     hooks = [modules[n].register_forward_hook(keep(n)) for n in folded]
     net.eval()
     with torch.no_grad():
         net(images)
         for h in hooks:
             h.remove()
-        for name in folded:
-            bn = _batch_norm_after(modules, name)
-            assert bn is not None
+        for name, bn in folded.items():
             mean, var = stats[name]
             bn.bias.add_(mean)
             bn.weight.copy_(torch.sqrt(var + bn.eps))

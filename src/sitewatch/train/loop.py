@@ -25,10 +25,10 @@ import torch
 from pydantic import BaseModel
 
 from sitewatch.errors import ConfigError
-from sitewatch.train.config import TrainConfig, TrainingRun
+from sitewatch.train.config import TrainConfig, TrainingRun, is_onnx
 from sitewatch.train.data import load_split
 from sitewatch.train.dataset import CLASSES, SampleSource
-from sitewatch.train.from_onnx import check_mask_prefix, is_onnx, weights_from_onnx
+from sitewatch.train.from_onnx import check_mask_prefix, weights_from_onnx
 from sitewatch.train.loss import build_batch, detection_loss
 from sitewatch.train.model import build_model
 
@@ -100,12 +100,9 @@ def train(config: TrainConfig, log: Log) -> Path:
             mask_classes=config.mask_classes,
         )
 
-    if config.continue_from is not None and is_onnx(config.continue_from):
-        if ckpt_path.exists():
-            step = resume(ckpt_path, None, model, opt, device, log)
-        else:
-            # crops from a stream no training step draws (those are seeded seed + step)
-            step = continue_from_model(config, model, samples(config.seed + config.steps + 1), log)
+    if config.continue_step is not None and not ckpt_path.exists():  # from a released model
+        # crops from a stream no training step draws (those are seeded seed + step)
+        step = continue_from_model(config, model, samples(config.seed + config.steps + 1), log)
     else:
         step = resume(ckpt_path, config.continue_from, model, opt, device, log)
     if step >= config.steps:
