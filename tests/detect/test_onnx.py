@@ -161,3 +161,19 @@ def test_footprint_axis_travels_in_the_metadata_and_leaves_tiling_to_the_centre_
     assert spec.to_info("0" * 64).footprint_classes == masked
     with pytest.raises(ModelError, match=r"footprint_axis \['large_vehicle'\] names classes"):
         spec_from_metadata(Path("m.onnx"), replace(axis, mask_classes=()).to_metadata())
+
+
+def test_min_length_travels_in_the_metadata_and_is_checked() -> None:
+    from dataclasses import replace
+
+    from sitewatch.detect.spec import spec_from_metadata
+    from sitewatch.train.export import default_spec
+
+    spec = default_spec(Path("m.onnx"), "m", (0.25, 0.6), {}, min_length_m={ObjectClass.CRANE: 8})
+    read = spec_from_metadata(Path("m.onnx"), spec.to_metadata())
+    assert read.to_info("0" * 64).min_length_m == {ObjectClass.CRANE: 8.0}
+    plain = replace(spec, min_length_m={})
+    assert spec_from_metadata(Path("m.onnx"), plain.to_metadata()).min_length_m == {}
+    bad = replace(spec, min_length_m={ObjectClass.CRANE: -1.0})
+    with pytest.raises(ModelError, match=r"min_length_m of crane: -1.0 is not a positive length"):
+        spec_from_metadata(Path("m.onnx"), bad.to_metadata())

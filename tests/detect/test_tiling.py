@@ -13,7 +13,7 @@ from sitewatch.core.models import Detection, ObjectClass, OrientedBox
 from sitewatch.detect.merge import inner_peak_keep, suppress_duplicates
 from sitewatch.detect.run import DetectOptions, detect_array
 from sitewatch.detect.tiling import tile_image
-from sitewatch.errors import ConfigError
+from sitewatch.errors import ConfigError, InputError
 from tests.detect.fakes import FAKE_INFO, FakeDetector, paint
 
 
@@ -187,3 +187,22 @@ def test_footprint_piece_deep_inside_a_neighbours_core_is_joined() -> None:
     result = detect_array(image, FakeDetector(128, info), DetectOptions(overlap_px=16, batch=2))
     (d,) = result.detections
     assert (d.box.cx, d.box.cy, d.box.length_px) == pytest.approx((1.0, 232.0, 20.0))
+
+
+def test_boxes_shorter_than_their_class_are_dropped_after_pieces_are_joined() -> None:
+    # a 20 px object cut by the tile border at row 240 (pieces of 18 and 2 px) and a 12 px one;
+    # at 0.5 m per pixel the 9.5 m minimum is 19 px: the joined object stays, the short one goes
+    image = paint(300, 340, [(222, 0, 20, 2), (50, 50, 12, 2)])
+    info = replace(
+        FAKE_INFO,
+        footprint_classes=(ObjectClass.SMALL_VEHICLE,),
+        min_length_m={ObjectClass.SMALL_VEHICLE: 9.5},
+    )
+    options = DetectOptions(overlap_px=16, batch=2)
+    result = detect_array(image, FakeDetector(128, info), options, pixel_m=0.5)
+    (d,) = result.detections
+    assert (d.box.cy, d.box.length_px) == pytest.approx((232.0, 20.0))
+    # at 1 m per pixel the same objects are 20 m and 12 m long: both stay
+    assert len(detect_array(image, FakeDetector(128, info), options, pixel_m=1.0).detections) == 2
+    with pytest.raises(InputError, match=r"small_vehicle 9.5 m: the image's ground sample"):
+        detect_array(image, FakeDetector(128, info), options)

@@ -32,7 +32,7 @@ def test_default_model_counts_cars_of_a_held_out_place(name: str) -> None:
     [item] = real_eval_set([frame], 0.3)
     truth = sum(1 for t in item.targets if t.object_class is ObjectClass.SMALL_VEHICLE)
     detector = load_detector(REPO_MODELS / name)
-    result = detect_array(item.image, detector, DetectOptions())
+    result = detect_array(item.image, detector, DetectOptions(), pixel_m=item.gsd_m)
     found = sum(1 for d in result.detections if d.object_class is ObjectClass.SMALL_VEHICLE)
     assert truth > 20
     assert abs(found - truth) <= 0.35 * truth, (found, truth)
@@ -61,7 +61,10 @@ def test_batch_size_changes_no_detection() -> None:
     [item] = real_eval_set([frame], 0.3)
     detector = load_detector(REPO_MODELS / DEFAULT_FP32_MODEL)
     # 128 px tiles so that the frame (about 300 x 240 px) makes several tiles and batches of 3
-    runs = [detect_array(item.image, detector, DetectOptions(tile_px=128, batch=b)) for b in (1, 3)]
+    runs = [
+        detect_array(item.image, detector, DetectOptions(tile_px=128, batch=b), pixel_m=item.gsd_m)
+        for b in (1, 3)
+    ]
     assert runs[0].tiles_run > 3
     one, three = (
         np.array(sorted((d.box.cx, d.box.cy, d.score) for d in r.detections)) for r in runs

@@ -110,6 +110,9 @@ def test_bad_training_config_names_the_field(cli: Callable[..., Any], tmp_path: 
     path.write_text("version: '1'\nout: run\nfootprint_axis: [large_vehicle]\ndatasets: []\n")
     r = cli("train", str(path))
     assert r.code == 2 and "footprint_axis may only name classes in mask_classes" in r.err
+    path.write_text("version: '1'\nout: run\nmin_length_m: {crane: 0}\ndatasets: []\n")
+    r = cli("train", str(path))
+    assert r.code == 2 and "min_length_m must map classes to positive lengths" in r.err
 
 
 def test_continue_from_another_run(cli: Callable[..., Any], tmp_path: Path) -> None:

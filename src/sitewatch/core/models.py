@@ -316,6 +316,9 @@ class ModelInfo:
     # classes whose boxes the model takes from footprints (detect/decode.py): a tiled run joins
     # the pieces of such an object that tile borders cut (detect/run.py)
     footprint_classes: tuple[ObjectClass, ...] = ()
+    # per class, the shortest object of that class there is (metres): a detection boxed shorter
+    # is not one (a crane is a long machine; detect/run.py drops shorter boxes after tiling)
+    min_length_m: Mapping[ObjectClass, float] = field(default_factory=dict)
 
     def read_scale(self, gsd_m: float) -> float:
         """Output pixel size over input pixel size for imagery of `gsd_m` (1: native).

@@ -10,7 +10,10 @@ shared by two tiles (the only place a second copy can come from). Objects longer
 where the model takes a class's boxes from footprints (`ModelInfo.footprint_classes`), a box that
 reaches a tile border shared with a neighbour is a piece, kept whatever its centre, and the pieces
 are joined with each other and with the overlapping detections near core edges
-(`merge.join_pieces`) before that suppression.
+(`merge.join_pieces`) before that suppression. Only then, with whole objects at hand, are the
+boxes shorter than their class's minimum length (`ModelInfo.min_length_m`, metres; the read
+pixel size `pixel_m` converts) dropped: a crane cut by a tile border comes in pieces that may each
+be short.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from sitewatch.detect.merge import (
     suppress_duplicates,
 )
 from sitewatch.detect.tiling import Tile, tile_image
-from sitewatch.errors import ConfigError
+from sitewatch.errors import ConfigError, InputError
 
 ReadTile = Callable[[Tile], tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_]]]
 TileProgress = Callable[[int, int], None]
@@ -87,8 +90,21 @@ def detect_tiled(
     detector: Detector,
     options: DetectOptions,
     progress: TileProgress | None = None,
+    pixel_m: float | None = None,
 ) -> TiledResult:
-    """Detect over a rows x cols image whose pixels `read_tile` supplies."""
+    """Detect over a rows x cols image whose pixels `read_tile` supplies; `pixel_m`: the ground
+    size of its pixels (as read), needed where the model declares minimum lengths.
+
+    Raises:
+        InputError: the model declares minimum lengths and `pixel_m` is not given.
+    """
+    minimum = detector.info.min_length_m
+    if minimum and pixel_m is None:
+        raise InputError(
+            f"{detector.info.model_id} drops boxes shorter than "
+            + ", ".join(f"{c.value} {m:g} m" for c, m in minimum.items())
+            + ": the image's ground sample distance is needed"
+        )
     tile_px = options.tile_px or detector.tile_px
     if options.batch < 1:
         raise ConfigError(f"batch {options.batch}: must be at least 1")
@@ -136,6 +152,8 @@ def detect_tiled(
             progress(done, len(tiles))
     flush()
     kept = owned + suppress_duplicates(join_pieces(pieces, near), options.nms_iou)
+    if minimum and pixel_m is not None:
+        kept = [d for d in kept if d.box.length_px * pixel_m >= minimum.get(d.object_class, 0.0)]
     return TiledResult(kept, run, skipped, tile_px)
 
 
@@ -217,12 +235,14 @@ def detect_array(
     detector: Detector,
     options: DetectOptions,
     valid: npt.NDArray[np.bool_] | None = None,
+    pixel_m: float | None = None,
 ) -> TiledResult:
-    """Detect over an in-memory (3, rows, cols) image."""
+    """Detect over an in-memory (3, rows, cols) image whose pixels are `pixel_m` on the ground
+    (see `detect_tiled`)."""
     mask = np.ones(image.shape[1:], dtype=bool) if valid is None else valid
 
     def read(t: Tile) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_]]:
         win = (slice(t.row, t.row + t.rows), slice(t.col, t.col + t.cols))
         return image[(slice(None), *win)], mask[win]
 
-    return detect_tiled(image.shape[1], image.shape[2], read, detector, options)
+    return detect_tiled(image.shape[1], image.shape[2], read, detector, options, pixel_m=pixel_m)

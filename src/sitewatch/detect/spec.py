@@ -58,6 +58,9 @@ class ModelSpec:
     # mask classes whose boxes are only lengthened to their footprint's extent along their
     # regressed axis; the other mask classes take the footprint's rectangle (decode.py)
     footprint_axis: tuple[ObjectClass, ...] = ()
+    # per class, the shortest object of that class there is, in metres: shorter boxes are
+    # dropped after tiling (detect/run.py)
+    min_length_m: Mapping[ObjectClass, float] = field(default_factory=dict)
 
     @property
     def footprint_classes(self) -> tuple[ObjectClass, ...]:
@@ -83,6 +86,7 @@ class ModelSpec:
             dict(self.calibration),
             self.work_gsd_m,
             self.footprint_classes,
+            dict(self.min_length_m),
         )
 
     def to_metadata(self) -> str:
@@ -112,6 +116,11 @@ class ModelSpec:
                     if self.footprint_axis
                     else {}
                 ),
+                **(
+                    {"min_length_m": {c.value: v for c, v in self.min_length_m.items()}}
+                    if self.min_length_m
+                    else {}
+                ),
             }
         )
 
@@ -125,6 +134,7 @@ def spec_from_metadata(path: Path, text: str) -> ModelSpec:
         mask_classes = tuple(ObjectClass(c) for c in doc.get("mask_classes", []))
         required = tuple(ObjectClass(c) for c in doc.get("footprint_required", []))
         axis = tuple(ObjectClass(c) for c in doc.get("footprint_axis", []))
+        min_length = parse_min_length(doc.get("min_length_m", {}))
         for key, named in (("footprint_required", required), ("footprint_axis", axis)):
             if not set(named) <= set(mask_classes):
                 raise ValueError(
@@ -147,9 +157,27 @@ def spec_from_metadata(path: Path, text: str) -> ModelSpec:
             mask_classes=mask_classes,
             footprint_required=required,
             footprint_axis=axis,
+            min_length_m=min_length,
         )
     except (ValueError, KeyError, TypeError, ConfigError) as exc:
         raise ModelError(f"{path}: sitewatch metadata is not valid ({exc})") from exc
+
+
+def parse_min_length(value: object) -> dict[ObjectClass, float]:
+    """Per-class minimum lengths in metres from a {class: metres} mapping.
+
+    Raises:
+        ValueError: not a mapping, an unknown class, or a length that is not positive.
+    """
+    if not isinstance(value, Mapping):
+        raise ValueError(f"min_length_m must map classes to metres, not {value!r}")
+    out = {}
+    for k, v in value.items():
+        metres = float(v)
+        if not metres > 0:
+            raise ValueError(f"min_length_m of {k}: {v} is not a positive length")
+        out[ObjectClass(k)] = metres
+    return out
 
 
 def _work_gsd(value: object, lo: float, hi: float) -> float | None:

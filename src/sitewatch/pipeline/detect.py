@@ -80,7 +80,7 @@ def detect_raster(
         def tick(done: int, total: int) -> None:
             progress(done, total, f"detect {path.name}")
 
-        result = detect_tiled(rows, cols, read, detector, options, tick)
+        result = detect_tiled(rows, cols, read, detector, options, tick, gsd_m * scale)
         params = {**options.to_params(result.tile_px), "read_scale": scale}
         return DetectionSet(
             tuple(result.detections),

@@ -94,6 +94,9 @@ class TrainConfig(TrainingRun):
     # lengthened to their footprint's extent along that axis where it is longer (vehicles parked
     # side by side would share one footprint rectangle); other mask classes take the rectangle
     footprint_axis: list[ObjectClass] = Field(default_factory=list)
+    # per class, the shortest object of that class there is (metres): shorter boxes are dropped
+    # after tiling (detect/run.py); inference only, e.g. {crane: 8}
+    min_length_m: dict[ObjectClass, float] = Field(default_factory=dict)
     # train on crops read as inference reads them: coarser levels interpolated up to work_gsd_m
     train_at_work_gsd: bool = False
     release_note: str | None = None  # printed in the model card (what this release changes)
@@ -117,6 +120,8 @@ class TrainConfig(TrainingRun):
             raise ValueError("footprint_required may only name classes in mask_classes")
         if not set(self.footprint_axis) <= set(self.mask_classes):
             raise ValueError("footprint_axis may only name classes in mask_classes")
+        if any(not v > 0 for v in self.min_length_m.values()):
+            raise ValueError("min_length_m must map classes to positive lengths in metres")
         released = self.continue_from is not None and is_onnx(self.continue_from)
         if released != (self.continue_step is not None):
             raise ValueError(

@@ -105,10 +105,12 @@ def generated_eval_set(
 def detect_image(item: EvalImage, detector: Detector, options: DetectOptions) -> list[Detection]:
     """Detections of an evaluation image read at the model's read scale, in the image's pixels."""
     scale = detector.info.read_scale(item.gsd_m)
+    pixel_m = item.gsd_m * scale
     if scale == 1.0:
-        return detect_array(item.image, detector, options).detections
-    pixels, fx, fy = resample_to_gsd(item.image, item.gsd_m, item.gsd_m * scale, psf_px=0.0)
-    found = detect_array(np.clip(pixels, 0, 255).astype(np.uint8), detector, options).detections
+        return detect_array(item.image, detector, options, pixel_m=pixel_m).detections
+    pixels, fx, fy = resample_to_gsd(item.image, item.gsd_m, pixel_m, psf_px=0.0)
+    read = np.clip(pixels, 0, 255).astype(np.uint8)
+    found = detect_array(read, detector, options, pixel_m=pixel_m).detections
     return [replace(d, box=d.box.scaled(1 / fx, 1 / fy)) for d in found]
 
 

@@ -8,7 +8,7 @@ convolutions only; train/from_onnx.py unfolds them to continue training from a r
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +180,7 @@ def default_spec(
     mask_classes: Sequence[ObjectClass] = (),
     footprint_required: Sequence[ObjectClass] = (),
     footprint_axis: Sequence[ObjectClass] = (),
+    min_length_m: Mapping[ObjectClass, float] | None = None,
 ) -> ModelSpec:
     """The spec of a sitewatch model."""
     return ModelSpec(
@@ -196,4 +197,5 @@ def default_spec(
         mask_classes=tuple(mask_classes),
         footprint_required=tuple(footprint_required),
         footprint_axis=tuple(footprint_axis),
+        min_length_m=dict(min_length_m or {}),
     )

@@ -58,6 +58,7 @@ def export_release(
             mask_classes=config.mask_classes,
             footprint_required=config.footprint_required,
             footprint_axis=config.footprint_axis,
+            min_length_m=config.min_length_m,
         )
 
     spec = spec_of(fp32, stem, {c: OPERATING_THRESHOLD for c in ObjectClass})
@@ -247,6 +248,12 @@ def model_card(
             else ""
         )
         if config.mask_classes
+        else ""
+    ) + (
+        " After tiling, boxes shorter than their class's shortest object are dropped ("
+        + ", ".join(f"{c.value} {m:g} m" for c, m in config.min_length_m.items())
+        + ")."
+        if config.min_length_m
         else ""
     )
     long_text = (
