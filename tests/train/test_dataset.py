@@ -102,3 +102,44 @@ def test_real_labels_of_a_mask_class_leave_its_footprint_unknown(tmp_path: Path)
         parts = [detection_loss(heat, box, b, logits, index)[1]["mask"] for b in (batch, flipped)]
         assert parts[0] == parts[1]
     assert unknown_cells > 5 and drawn > 0
+
+
+def test_warped_points_land_where_their_pixels_go() -> None:
+    from sitewatch.train.dataset import warp_crop
+
+    part = np.zeros((3, 120, 120), dtype=np.float32)
+    part[:, 30:34, 80:84] = 255.0  # a bright 4 x 4 px square centred at (x, y) = (82, 32)
+    for angle, scale in ((0.0, 1.0), (37.0, 1.0), (200.0, 0.8), (95.0, 1.3)):
+        crop, valid, to_crop = warp_crop(part, angle, scale, 100)
+        (x, y), (fx, fy) = to_crop(np.array([[82.0, 32.0], [10.0, 10.0]]))
+        assert crop.shape == (3, 100, 100) and valid[50, 50]
+        if 2 <= x < 98 and 2 <= y < 98:
+            assert crop[0, int(y), int(x)] > 200, (angle, scale)
+        if 0 <= fx < 100 and 0 <= fy < 100:
+            assert crop[0, int(fy), int(fx)] < 1.0
+    # unturned and unscaled, the crop is the middle of the part
+    crop, valid, to_crop = warp_crop(part, 0.0, 1.0, 100)
+    np.testing.assert_allclose(to_crop(np.array([[82.0, 32.0]])), [[72.0, 22.0]])
+    assert valid.all()
+
+
+def test_warped_backgrounds_keep_generated_labels_and_leave_real_objects_out(
+    tmp_path: Path,
+) -> None:
+    root = _frame(tmp_path)
+    frames = load_yolo(
+        root / "images", root / "labels", ["car"], {"car": ObjectClass.SMALL_VEHICLE}, 0.3
+    )
+    source = SampleSource(frames, [], [0.3], 96, 0.0, seed=4, background_warp=1.0)
+    generated = 0
+    for _ in range(20):
+        s = source.sample()
+        assert all(t.oriented for t in s.targets)  # no real (axis-aligned) label is kept
+        generated += len(s.targets)
+        # the 400 px frame covers every turned 96 px crop (read from 183 px), so the pixels out
+        # of the loss are the envelopes of the real cars (one every 40 x 60 px)
+        assert 0.02 < (~s.valid).mean() < 0.6
+    assert generated > 10
+    # with no warp the same source keeps the real labels
+    plain = SampleSource(frames, [], [0.3], 96, 0.0, seed=4)
+    assert any(not t.oriented for _ in range(5) for t in plain.sample().targets)

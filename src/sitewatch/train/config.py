@@ -83,6 +83,9 @@ class TrainConfig(TrainingRun):
     steps: int = 5000
     checkpoint_every: int = 100
     generated_probability: float = 0.6
+    # probability that a crop is a background turned by any angle and rescaled, real objects out
+    # of the loss, with generated objects drawn on it (train/dataset.py); 0: none
+    background_warp: float = Field(default=0.0, ge=0.0, le=1.0)
     # an extra stride-32 stage in the network: true, or "residual" to grow it onto a checkpoint
     # trained without one (see train/model.py)
     context_stage: bool | Literal["residual"] = False

@@ -9,6 +9,14 @@ gain and offset, haze, Gaussian noise, JPEG re-encoding. Pixels outside the fram
 than a frame) are padded and masked out of the loss. Classes that a frame does not label (vehicles
 on a pure background) are masked out of the heatmap loss for that sample.
 
+Background warp (`background_warp`, a probability; 0 keeps the sample stream of earlier runs):
+a crop that gets generated objects is first turned by any angle and scaled by 0.75-1.33 (from a
+larger cut of its frame), and only then are the objects drawn on it. With 57 frames of 7 places
+seen thousands of times each, the network can learn the backgrounds themselves; a warped crop is
+a background it has not seen, which is what a new place is. The real objects of a warped crop
+keep their pixels but leave the loss (their boxes' envelopes are not valid there): their
+orientation is unknown, so their turned boxes would be guesses.
+
 With a working GSD (`work_gsd_m`, the GSD the released model reads imagery at), a crop from a
 level coarser than it is cut at the level's GSD (covering the same ground as a crop at the
 working GSD), generated objects are drawn there, and the crop is then interpolated up to the
@@ -20,12 +28,13 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from scipy import ndimage
 
 from sitewatch.core.models import GSD_TOLERANCE, ObjectClass, OrientedBox
 from sitewatch.imagery.pixels import read_image
@@ -34,6 +43,8 @@ from sitewatch.train.labels import LabelledImage, box_size_px, polygon_angle_deg
 from sitewatch.train.synth import add_generated
 
 CLASSES: tuple[ObjectClass, ...] = tuple(ObjectClass)
+WARP_READ = 1.9  # a warped crop is read from a cut this many crop sizes wide: sqrt(2) / 0.75
+WARP_LOG_SCALE = math.log(4 / 3)  # warped crops are scaled by 0.75-1.33
 GENERATED_CLASSES = (
     ObjectClass.LARGE_VEHICLE,
     ObjectClass.RAIL_CAR,
@@ -116,10 +127,14 @@ class SampleSource:
         seed: int = 0,
         work_gsd_m: float | None = None,
         mask_classes: Sequence[ObjectClass] = (),
+        background_warp: float = 0.0,
     ) -> None:
         """`mask_classes`: classes whose generated objects also give a footprint mask per
-        sample (the extent masks of the network, train/model.py)."""
+        sample (the extent masks of the network, train/model.py); `background_warp`: the
+        probability that a crop is a warped background with generated objects (module
+        docstring)."""
         self.crop_px = crop_px
+        self.background_warp = background_warp
         self.mask_classes = tuple(mask_classes)
         self.work_gsd_m = work_gsd_m
         self.generated_probability = generated_probability
@@ -180,6 +195,8 @@ class SampleSource:
         pixels unknown for that class, so the mask is not taught that a real truck is off any
         truck footprint. The two stacks travel together through resampling and turning."""
         rng = self.rng
+        if self.background_warp > 0 and rng.random() < self.background_warp:
+            return self._cut_warped(level, c)
         _, rows, cols = level.image.shape
         y0 = int(rng.integers(0, max(1, rows - c + 1)))
         x0 = int(rng.integers(0, max(1, cols - c + 1)))
@@ -205,22 +222,98 @@ class SampleSource:
             if x0 <= t.box.cx < x0 + part.shape[2] and y0 <= t.box.cy < y0 + part.shape[1]
         ]
         if rng.random() < self.generated_probability:
-            occupied = [t.box for t in targets]
-            count = int(rng.integers(1, 5))
-            drawn = add_generated(
-                crop,
-                level.gsd_m,
-                rng,
-                GENERATED_CLASSES,
-                occupied,
-                count,
-                dict(zip(self.mask_classes, masks[:m], strict=True)),
-            )
-            targets += [Target(cls, box, True) for cls, box in drawn]
+            targets += self._draw(crop, valid, level.gsd_m, [t.box for t in targets], masks)
             crop[:, ~valid] = crop[:, valid].mean(axis=1)[:, None] if valid.any() else 0
             targets = [t for t in targets if valid[_clip(t.box.cy, c), _clip(t.box.cx, c)]]
-            masks *= valid
         return crop, targets, valid, masks
+
+    def _draw(
+        self,
+        crop: npt.NDArray[np.float32],
+        valid: npt.NDArray[np.bool_],
+        gsd_m: float,
+        occupied: list[OrientedBox],
+        masks: npt.NDArray[np.float32],
+    ) -> list[Target]:
+        """Generated objects drawn on a crop where nothing is yet; their targets."""
+        m = len(self.mask_classes)
+        count = int(self.rng.integers(1, 5))
+        drawn = add_generated(
+            crop,
+            gsd_m,
+            self.rng,
+            GENERATED_CLASSES,
+            occupied,
+            count,
+            dict(zip(self.mask_classes, masks[:m], strict=True)),
+        )
+        masks *= valid
+        return [Target(cls, box, True) for cls, box in drawn]
+
+    def _cut_warped(
+        self, level: _Level, c: int
+    ) -> tuple[
+        npt.NDArray[np.float32], list[Target], npt.NDArray[np.bool_], npt.NDArray[np.float32]
+    ]:
+        """A c x c crop turned by a random angle and scaled by 0.75-1.33 from a larger cut of
+        the level, its real objects out of the loss, and generated objects drawn on it."""
+        rng = self.rng
+        k = math.ceil(c * WARP_READ)
+        _, rows, cols = level.image.shape
+        y0 = int(rng.integers(0, max(1, rows - k + 1)))
+        x0 = int(rng.integers(0, max(1, cols - k + 1)))
+        part = level.image[:, y0 : y0 + k, x0 : x0 + k].astype(np.float32)
+        theta = float(rng.uniform(0.0, 360.0))
+        scale = math.exp(float(rng.uniform(-WARP_LOG_SCALE, WARP_LOG_SCALE)))
+        crop, valid, to_crop = warp_crop(part, theta, scale, c)
+        unknown = np.zeros((c, c), dtype=bool)
+        occupied = []
+        for t in level.targets:  # real objects: out of the loss where they may now lie
+            x, y = to_crop(np.asarray(t.box.corners(), dtype=np.float64) - (x0, y0)).T
+            c0, r0 = math.floor(x.min()), math.floor(y.min())
+            c1, r1 = math.ceil(x.max()) + 1, math.ceil(y.max()) + 1
+            if r1 <= 0 or c1 <= 0 or r0 >= c or c0 >= c:
+                continue
+            unknown[max(0, r0) : r1, max(0, c0) : c1] = True
+            w, h = float(c1 - c0), float(r1 - r0)
+            angle = 0.0 if w >= h else 90.0
+            occupied.append(OrientedBox((c0 + c1) / 2, (r0 + r1) / 2, max(w, h), min(w, h), angle))
+        if valid.any():
+            crop[:, ~valid] = crop[:, valid].mean(axis=1)[:, None]
+        valid &= ~unknown
+        masks = np.zeros((2 * len(self.mask_classes), c, c), dtype=np.float32)
+        targets = self._draw(crop, valid, level.gsd_m, occupied, masks)
+        targets = [t for t in targets if valid[_clip(t.box.cy, c), _clip(t.box.cx, c)]]
+        return crop, targets, valid, masks
+
+
+def warp_crop(
+    part: npt.NDArray[np.float32], angle_deg: float, scale: float, c: int
+) -> tuple[
+    npt.NDArray[np.float32],
+    npt.NDArray[np.bool_],
+    Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]],
+]:
+    """A c x c crop of `part` (3, k, k) about its centre, turned by `angle_deg` and magnified
+    by `scale` (bilinear); where it shows `part` (valid); and the map of (x, y) points of `part`
+    (an (n, 2) array) to the crop's."""
+    theta = math.radians(angle_deg)
+    rot = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
+    matrix = rot / scale  # output (row, col) -> source (row, col), about the two centres
+    offset = np.array(part.shape[1:], dtype=np.float64) / 2.0 - matrix @ np.array([c / 2, c / 2])
+    crop = np.stack(
+        [ndimage.affine_transform(ch, matrix, offset, (c, c), order=1, cval=0.0) for ch in part]
+    ).astype(np.float32)
+    inside = np.ones(part.shape[1:], dtype=np.float32)
+    valid = ndimage.affine_transform(inside, matrix, offset, (c, c), order=0, cval=0.0) > 0.5
+    inverse = np.linalg.inv(matrix)
+
+    def to_crop(points_xy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        rc = (inverse @ (points_xy[:, ::-1] - offset).T).T
+        out: npt.NDArray[np.float64] = rc[:, ::-1]
+        return out
+
+    return crop, valid, to_crop
 
 
 def _fit(array: npt.NDArray[Any], c: int) -> npt.NDArray[Any]:

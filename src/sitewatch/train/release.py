@@ -256,6 +256,11 @@ def model_card(
         if config.min_length_m
         else ""
     )
+    warp_text = (
+        f", {config.background_warp:.0%} of crops warped backgrounds (any angle, scale 0.75-1.33)"
+        if config.background_warp
+        else ""
+    )
     long_text = (
         "Long objects: the encoder sees about 150 px around a centre, less than a 40-90 m crane "
         f"at 0.3 m, so {', '.join(c.value for c in config.mask_classes)} boxes come from the "
@@ -284,7 +289,7 @@ def model_card(
 - **Compute:** {gflops:.2f} GFLOPs per megapixel of input (convolutions, multiply-add = 2 FLOPs).
 - **Training:** from scratch (no pretrained weights), {steps} steps of {config.batch} crops of
   {config.crop_px} px, AdamW, on the CPU.{continued} Last configuration: peak learning rate
-  {config.lr}, generated objects in {config.generated_probability:.0%} of crops.{made_by}{note}
+  {config.lr}, generated objects in {config.generated_probability:.0%} of crops{warp_text}.{made_by}{note}
 
 ## Training data
 
