@@ -231,3 +231,43 @@ def test_a_continuation_can_grow_mask_channels_but_not_shrink_them(tmp_path: Pat
     assert torch.equal(two.heat.weight, one.heat.weight)
     with pytest.raises(ConfigError, match=r"mask.weight is \(2, 16, 1, 1\) in the checkpoint"):
         _load_grown(SiteDet(mask_classes=1), two.state_dict(), tmp_path / "b.pt")
+
+
+def test_weight_average_is_kept_resumed_and_released(
+    cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    _dataset(tmp_path / "data")
+    path = _config(tmp_path, 3)
+    path.write_text(path.read_text().replace("steps: 3", "steps: 3\nema_decay: 0.5"))
+    assert cli("train", str(path)).code == 0
+    run = tmp_path / "run"
+    state = torch.load(run / "last.pt", map_location="cpu")
+    assert state["ema_updates"] == 3
+    name = "stem.0.weight"
+    raw, avg = state["model"][name], state["ema"][name]
+    assert not torch.equal(raw, avg)  # the average lags the last step
+    # resumed: the average goes on from the checkpoint's, one update per step
+    path.write_text(path.read_text().replace("steps: 3", "steps: 4"))
+    assert cli("train", str(path)).code == 0
+    after = torch.load(run / "last.pt", map_location="cpu")
+    assert after["ema_updates"] == 4
+    expected = 0.5 * avg + 0.5 * after["model"][name]
+    assert torch.allclose(after["ema"][name], expected, atol=1e-6)
+    # the released fp32 model computes with the average, not with the last step's weights
+    import onnxruntime as ort
+
+    from sitewatch.train.model import build_model
+
+    x = torch.rand(1, 3, 64, 64) * 255
+    session = ort.InferenceSession(str(run / "sitewatch-det-0.0.1.onnx"))
+    boxes = session.run(["boxes"], {"image": x.numpy()})[0]
+    outputs = {}
+    for key in ("ema", "model"):
+        net = build_model(after["config"])
+        net.load_state_dict(after[key])
+        net.eval()
+        with torch.no_grad():
+            outputs[key] = net(x)[1].numpy()
+    assert np.allclose(boxes, outputs["ema"], atol=1e-3)
+    assert not np.allclose(boxes, outputs["model"], atol=1e-3)
+    assert "moving average of the weights" in (run / "sitewatch-det-0.0.1.md").read_text()

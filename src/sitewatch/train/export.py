@@ -32,6 +32,13 @@ def _torch() -> Any:
     return torch
 
 
+def released_weights(state: dict[str, Any]) -> dict[str, Any]:
+    """The weights a training checkpoint releases: its moving average where the run keeps one
+    (`ema_decay`, train/loop.py), else the raw weights of its last step."""
+    weights: dict[str, Any] = state.get("ema", state["model"])
+    return weights
+
+
 def export_onnx(checkpoint: Path, out: Path, spec: ModelSpec) -> Path:
     """Write the fp32 ONNX model with `spec` stored under the `sitewatch` metadata key."""
     torch = _torch()
@@ -39,7 +46,7 @@ def export_onnx(checkpoint: Path, out: Path, spec: ModelSpec) -> Path:
 
     state = torch.load(checkpoint, map_location="cpu")
     model = build_model(state.get("config", {}))
-    model.load_state_dict(state["model"])
+    model.load_state_dict(released_weights(state))
     model.eval()
     model.export_mode = True
     outputs: dict[str, dict[int, str] | None] = {"peaks": None, "boxes": None}

@@ -5,6 +5,13 @@ optimiser and the step; the learning rate is a function of the step (linear warm
 decay), so a resumed run follows the same schedule. The sample stream is re-seeded from the step
 on resume, so a resumed run sees fresh samples rather than a replay.
 
+With `ema_decay` (detector runs) the loop also keeps an exponential moving average of the
+weights and batch-norm statistics (`torch.optim.swa_utils.AveragedModel`), saved in the
+checkpoint beside the raw weights and restored on resume; a release exports the average
+(`train.export.released_weights`). It starts from the weights the run starts with (a continuation's, for
+one that continues), so a decay of 0.999 remembers about the last 1,000 steps: the released
+model is the mean of where the last stretch of training wandered rather than its last step.
+
 A new run may start from another run's checkpoint (`continue_from: ../runs/x/last.pt`, layers
 and mask channels may be added) or, for the detector, from a released fp32 model
 (`continue_from: ../models/m.onnx` with `continue_step`; train/from_onnx.py). Checkpoints under
@@ -23,6 +30,7 @@ from typing import Any
 
 import torch
 from pydantic import BaseModel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from sitewatch.errors import ConfigError
 from sitewatch.train.config import TrainConfig, TrainingRun, is_onnx
@@ -117,6 +125,7 @@ def train(config: TrainConfig, log: Log) -> Path:
         f"train: {len(split.train)} labelled frames, {len(split.train_backgrounds)} backgrounds; "
         f"held out: {len(split.val)} labelled frames, {len(split.val_backgrounds)} backgrounds"
     )
+    ema = weight_average(model, config.ema_decay, ckpt_path, device)
     source = samples(config.seed + step)
     mask_index = tuple(CLASSES.index(c) for c in config.mask_classes)
     model.train()
@@ -129,10 +138,12 @@ def train(config: TrainConfig, log: Log) -> Path:
         heat, box, mask = model(batch["image"])
         loss, parts = detection_loss(heat, box, batch, mask, mask_index)
         optimiser_step(model, opt, loss)
+        if ema is not None:
+            ema.update_parameters(model)
         step += 1
         progress.add({"loss": float(loss.detach()), **parts})
         if progress.due(step):
-            save_checkpoint(ckpt_path, model, opt, step, config)
+            save_checkpoint(ckpt_path, model, opt, step, config, ema)
             progress.report(step)
     return ckpt_path
 
@@ -215,16 +226,43 @@ def _load_grown(model: Any, weights: dict[str, Any], source: Path) -> list[str]:
     return sorted({k.split(".")[0] for k in result.missing_keys} | set(widened))
 
 
-def save_checkpoint(path: Path, model: Any, opt: Any, step: int, config: BaseModel) -> None:
-    """Write `last.pt` atomically: model, optimiser, step and configuration."""
+def weight_average(
+    model: Any, decay: float | None, checkpoint: Path, device: Any
+) -> AveragedModel | None:
+    """The moving average of `model`'s weights and buffers with `decay` (None: no average),
+    restored from the run's own `checkpoint` where it holds one; otherwise it starts from the
+    model's current weights at its first update."""
+    if decay is None:
+        return None
+    average = get_ema_multi_avg_fn(decay)  # type: ignore[no-untyped-call]
+    ema = AveragedModel(model, multi_avg_fn=average, use_buffers=True)
+    if checkpoint.exists():
+        state = torch.load(checkpoint, map_location=device)
+        if "ema" in state:
+            ema.module.load_state_dict(state["ema"])
+            ema.n_averaged.fill_(int(state["ema_updates"]))
+    return ema
+
+
+def save_checkpoint(
+    path: Path,
+    model: Any,
+    opt: Any,
+    step: int,
+    config: BaseModel,
+    ema: AveragedModel | None = None,
+) -> None:
+    """Write `last.pt` atomically: model, optimiser, step and configuration, and the weight
+    average (`ema`, with its count of updates) where the run keeps one."""
     tmp = path.with_suffix(".tmp")
-    torch.save(
-        {
-            "model": model.state_dict(),
-            "optimizer": opt.state_dict(),
-            "step": step,
-            "config": json.loads(config.model_dump_json()),
-        },
-        tmp,
-    )
+    state = {
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "step": step,
+        "config": json.loads(config.model_dump_json()),
+    }
+    if ema is not None:
+        state["ema"] = ema.module.state_dict()
+        state["ema_updates"] = int(ema.n_averaged)
+    torch.save(state, tmp)
     tmp.replace(path)

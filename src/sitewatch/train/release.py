@@ -20,7 +20,13 @@ from sitewatch.detect.spec import ModelSpec
 from sitewatch.train.config import TrainConfig
 from sitewatch.train.data import load_split
 from sitewatch.train.dataset import SampleSource
-from sitewatch.train.export import default_spec, export_onnx, quantize_int8, write_spec
+from sitewatch.train.export import (
+    default_spec,
+    export_onnx,
+    quantize_int8,
+    released_weights,
+    write_spec,
+)
 
 OPERATING_THRESHOLD = 0.3
 CALIBRATION_SEED = 7  # the generated training-split scenes thresholds are calibrated on
@@ -85,7 +91,7 @@ def export_release(
         write_calibration(m, knots, CALIBRATION_NOTE + " (fp32 scores)")
     state = torch.load(checkpoint, map_location="cpu")
     model = build_model(state.get("config", {}))
-    model.load_state_dict(state["model"])
+    model.load_state_dict(released_weights(state))
     gflops = gflops_per_megapixel(model)
     card = out_dir / f"{stem}.md"
     command = f"sitewatch train {config_path} --export-to {out_dir}" if config_path else None
@@ -261,6 +267,12 @@ def model_card(
         if config.background_warp
         else ""
     )
+    ema_text = (
+        f" Released weights: the moving average of the weights over training (decay "
+        f"{config.ema_decay:g}), not the last step's."
+        if config.ema_decay
+        else ""
+    )
     long_text = (
         "Long objects: the encoder sees about 150 px around a centre, less than a 40-90 m crane "
         f"at 0.3 m, so {', '.join(c.value for c in config.mask_classes)} boxes come from the "
@@ -289,7 +301,7 @@ def model_card(
 - **Compute:** {gflops:.2f} GFLOPs per megapixel of input (convolutions, multiply-add = 2 FLOPs).
 - **Training:** from scratch (no pretrained weights), {steps} steps of {config.batch} crops of
   {config.crop_px} px, AdamW, on the CPU.{continued} Last configuration: peak learning rate
-  {config.lr}, generated objects in {config.generated_probability:.0%} of crops{warp_text}.{made_by}{note}
+  {config.lr}, generated objects in {config.generated_probability:.0%} of crops{warp_text}.{ema_text}{made_by}{note}
 
 ## Training data
 
