@@ -43,13 +43,13 @@ bench-detect: venv
 # Detector quality on the held-out split (needs ../shared/data), fp32 and its int8 twin (the
 # default); writes benchmarks/results/detector and benchmarks/results/detector-int8.
 eval-detector: venv
-	$(BIN)/sitewatch eval-detector --config configs/train-det.yaml --model models/sitewatch-det-0.9.1.onnx
-	$(BIN)/sitewatch eval-detector --config configs/train-det.yaml --model models/sitewatch-det-0.9.1-int8.onnx --out benchmarks/results/detector-int8
+	$(BIN)/sitewatch eval-detector --config configs/train-det.yaml --model models/sitewatch-det-0.14.0.onnx
+	$(BIN)/sitewatch eval-detector --config configs/train-det.yaml --model models/sitewatch-det-0.14.0-int8.onnx --out benchmarks/results/detector-int8
 
 # Score calibration of the fp32 model on its training split, given to its int8 twin as well
 # (needs ../shared/data).
 calibrate-detector: venv
-	$(BIN)/sitewatch calibrate-detector --config configs/train-det.yaml --model models/sitewatch-det-0.9.1.onnx --also models/sitewatch-det-0.9.1-int8.onnx
+	$(BIN)/sitewatch calibrate-detector --config configs/train-det.yaml --model models/sitewatch-det-0.14.0.onnx --also models/sitewatch-det-0.14.0-int8.onnx
 
 # Pixel-change quality on the shared LEVIR-CD, DSIFN and OSCD pairs; writes benchmarks/results/change.
 eval-change: venv
@@ -68,6 +68,7 @@ train-detector: venv
 	$(BIN)/sitewatch train configs/train-det-0.8.0.yaml
 	$(BIN)/sitewatch train configs/train-det-0.9.0.yaml --export-to models
 	$(BIN)/sitewatch train configs/train-det-0.9.1.yaml --export-to models
+	$(BIN)/sitewatch train configs/train-det-0.14.0.yaml --export-to models
 
 train-change: venv
 	$(BIN)/sitewatch train-change configs/train-change.yaml --export-to models
