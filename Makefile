@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# The default detector's files, without suffix (DEFAULT_MODEL in src/sitewatch/cli/detect.py is
+# its int8 twin).
+DET := models/sitewatch-det-0.14.0
 
 .PHONY: venv demo test lint typecheck imports pytest bench bench-detect eval-detector calibrate-detector eval-change bench-alerts train-detector train-change clean
 
@@ -43,13 +46,13 @@ bench-detect: venv
 # Detector quality on the held-out split (needs ../shared/data), fp32 and its int8 twin (the
 # default); writes benchmarks/results/detector and benchmarks/results/detector-int8.
 eval-detector: venv
-	$(BIN)/sitewatch eval-detector --config configs/train-det.yaml --model models/sitewatch-det-0.14.0.onnx
-	$(BIN)/sitewatch eval-detector --config configs/train-det.yaml --model models/sitewatch-det-0.14.0-int8.onnx --out benchmarks/results/detector-int8
+	$(BIN)/sitewatch eval-detector --config configs/train-det.yaml --model $(DET).onnx
+	$(BIN)/sitewatch eval-detector --config configs/train-det.yaml --model $(DET)-int8.onnx --out benchmarks/results/detector-int8
 
 # Score calibration of the fp32 model on its training split, given to its int8 twin as well
 # (needs ../shared/data).
 calibrate-detector: venv
-	$(BIN)/sitewatch calibrate-detector --config configs/train-det.yaml --model models/sitewatch-det-0.14.0.onnx --also models/sitewatch-det-0.14.0-int8.onnx
+	$(BIN)/sitewatch calibrate-detector --config configs/train-det.yaml --model $(DET).onnx --also $(DET)-int8.onnx
 
 # Pixel-change quality on the shared LEVIR-CD, DSIFN and OSCD pairs; writes benchmarks/results/change.
 eval-change: venv
