@@ -3,13 +3,15 @@ them. Numpy only (no torch needed)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from sitewatch.core.models import ObjectClass
-from sitewatch.train.dataset import CLASSES, SampleSource
+from sitewatch.train.dataset import CLASSES, GENERATED_CLASSES, SampleSource
 from sitewatch.train.labels import load_yolo
 
 
@@ -143,3 +145,26 @@ def test_warped_backgrounds_keep_generated_labels_and_leave_real_objects_out(
     # with no warp the same source keeps the real labels
     plain = SampleSource(frames, [], [0.3], 96, 0.0, seed=4)
     assert any(not t.oriented for _ in range(5) for t in plain.sample().targets)
+
+
+def test_generated_weights_shift_the_mix_of_generated_classes(tmp_path: Path) -> None:
+    root = _frame(tmp_path)
+    frames = load_yolo(
+        root / "images", root / "labels", ["car"], {"car": ObjectClass.SMALL_VEHICLE}, 0.3
+    )
+
+    def drawn(weights: dict[ObjectClass, int] | None) -> Counter[ObjectClass]:
+        source = SampleSource(frames, [], [0.3], 192, 1.0, seed=5, generated_weights=weights)
+        return Counter(
+            t.object_class for _ in range(80) for t in source.sample().targets if t.oriented
+        )
+
+    plain = SampleSource(frames, [], [0.3], 96, 1.0, seed=5)
+    assert plain.generated_classes == GENERATED_CLASSES  # equal weights: the earlier stream
+    equal, weighted = drawn(None), drawn({ObjectClass.LARGE_VEHICLE: 4})
+    share = [c[ObjectClass.LARGE_VEHICLE] / sum(c.values()) for c in (equal, weighted)]
+    assert share[1] > 1.8 * share[0], (equal, weighted)
+    with pytest.raises(ValueError, match="generated_weights"):
+        SampleSource(frames, [], [0.3], 96, 1.0, generated_weights={ObjectClass.CRANE: 0})
+    with pytest.raises(ValueError, match="generated_weights"):
+        SampleSource(frames, [], [0.3], 96, 1.0, generated_weights={ObjectClass.SMALL_VEHICLE: 2})

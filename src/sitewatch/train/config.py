@@ -86,6 +86,9 @@ class TrainConfig(TrainingRun):
     # probability that a crop is a background turned by any angle and rescaled, real objects out
     # of the loss, with generated objects drawn on it (train/dataset.py); 0: none
     background_warp: float = Field(default=0.0, ge=0.0, le=1.0)
+    # per generated class, how many times as often its objects are drawn (train/dataset.py);
+    # classes not named: 1. e.g. {large_vehicle: 2, crane: 2}
+    generated_weights: dict[ObjectClass, int] = Field(default_factory=dict)
     # decay of an exponential moving average of the weights, which a release exports
     # (train/loop.py); None: the weights of the last step
     ema_decay: float | None = Field(default=None, gt=0.0, lt=1.0)

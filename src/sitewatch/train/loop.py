@@ -107,6 +107,7 @@ def train(config: TrainConfig, log: Log) -> Path:
             work_gsd_m=config.work_gsd_m if config.train_at_work_gsd else None,
             mask_classes=config.mask_classes,
             background_warp=config.background_warp,
+            generated_weights=config.generated_weights,
         )
 
     if config.continue_step is not None and not ckpt_path.exists():  # from a released model

@@ -266,6 +266,12 @@ def model_card(
         f", {config.background_warp:.0%} of crops warped backgrounds (any angle, scale 0.75-1.33)"
         if config.background_warp
         else ""
+    ) + (
+        ", generated classes drawn with weights "
+        + ", ".join(f"{c.value} {w}" for c, w in config.generated_weights.items())
+        + " (others 1)"
+        if config.generated_weights
+        else ""
     )
     ema_text = (
         f" Released weights: the moving average of the weights over training (decay "
