@@ -8,7 +8,7 @@ generated, the compute cost (GFLOPs per megapixel) and the held-out metrics when
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -198,6 +198,11 @@ def _work_text(work_gsd_m: float | None) -> str:
     )
 
 
+def _per_class(values: Mapping[ObjectClass, float], unit: str = "") -> str:
+    """ "crane 8 m, large_vehicle 3": a per-class setting as a model card prints it."""
+    return ", ".join(f"{c.value} {v:g}{unit}" for c, v in values.items())
+
+
 def model_card(
     config: TrainConfig,
     stem: str,
@@ -257,7 +262,7 @@ def model_card(
         else ""
     ) + (
         " After tiling, boxes shorter than their class's shortest object are dropped ("
-        + ", ".join(f"{c.value} {m:g} m" for c, m in config.min_length_m.items())
+        + _per_class(config.min_length_m, " m")
         + ")."
         if config.min_length_m
         else ""
@@ -268,7 +273,7 @@ def model_card(
         else ""
     ) + (
         ", generated classes drawn with weights "
-        + ", ".join(f"{c.value} {w}" for c, w in config.generated_weights.items())
+        + _per_class(config.generated_weights)
         + " (others 1)"
         if config.generated_weights
         else ""
