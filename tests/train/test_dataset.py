@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from sitewatch.core.models import ObjectClass
-from sitewatch.train.dataset import CLASSES, GENERATED_CLASSES, SampleSource
+from sitewatch.train.dataset import CLASSES, GENERATED_CLASSES, Sample, SampleSource
 from sitewatch.train.labels import load_yolo
 
 
@@ -168,3 +168,27 @@ def test_generated_weights_shift_the_mix_of_generated_classes(tmp_path: Path) ->
         SampleSource(frames, [], [0.3], 96, 1.0, generated_weights={ObjectClass.CRANE: 0})
     with pytest.raises(ValueError, match="generated_weights"):
         SampleSource(frames, [], [0.3], 96, 1.0, generated_weights={ObjectClass.SMALL_VEHICLE: 2})
+
+
+def test_colour_jitter_gives_crops_other_palettes_and_keeps_labels(tmp_path: Path) -> None:
+    root = _frame(tmp_path)
+    frames = load_yolo(
+        root / "images", root / "labels", ["car"], {"car": ObjectClass.SMALL_VEHICLE}, 0.3
+    )
+
+    def crops(jitter: float) -> list[Sample]:
+        source = SampleSource(frames, [], [0.3], 96, 0.0, seed=9, colour_jitter=jitter)
+        return [source.sample() for _ in range(40)]
+
+    def saturation(sample: Sample) -> float:
+        x = sample.image.astype(np.float32)
+        return float(np.abs(x - x.mean(axis=0)).mean())
+
+    plain, jittered = crops(0.0), crops(1.0)
+    unchanged = SampleSource(frames, [], [0.3], 96, 0.0, seed=9).sample()
+    assert np.array_equal(plain[0].image, unchanged.image)  # 0: the earlier stream
+    assert plain[0].targets == jittered[0].targets  # colours only: same crop, same labels
+    low = [saturation(s) for s in plain]
+    spread = [saturation(s) for s in jittered]
+    assert min(spread) < 0.3 * min(low), (min(spread), min(low))  # some crops near grey
+    assert np.std(spread) > 1.5 * np.std(low), (np.std(spread), np.std(low))

@@ -23,6 +23,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
+from sitewatch.train.degrade import colour_look
+
 F32 = npt.NDArray[np.float32]
 Mask = npt.NDArray[np.bool_]
 
@@ -140,13 +142,7 @@ def _remove_buildings(
 
 def photometric(image: F32, rng: np.random.Generator) -> F32:
     """One date's look: gain, gamma, saturation, colour mixing, haze, blur and noise."""
-    x = image / 255.0
-    mixing = np.eye(3) + rng.normal(0, 0.06, (3, 3))
-    x = np.tensordot(mixing, x, axes=1)
-    x = x * rng.uniform(0.8, 1.2, (3, 1, 1)) * rng.uniform(0.75, 1.25)
-    grey = x.mean(axis=0, keepdims=True)
-    x = grey + (x - grey) * rng.uniform(0.6, 1.4)
-    x = np.clip(x, 0, 1) ** rng.uniform(0.7, 1.4)
+    x = colour_look(image / 255.0, rng)
     if rng.random() < 0.3:
         haze = rng.uniform(0.05, 0.3)
         x = x * (1 - haze) + haze * rng.uniform(0.7, 1.0)

@@ -89,6 +89,9 @@ class TrainConfig(TrainingRun):
     # per generated class, how many times as often its objects are drawn (train/dataset.py);
     # classes not named: 1. e.g. {large_vehicle: 2, crane: 2}
     generated_weights: dict[ObjectClass, int] = Field(default_factory=dict)
+    # probability that a crop gets another sensor's colours (band mixing, gains, saturation
+    # 0-1.5, gamma; train/dataset.py); 0: none
+    colour_jitter: float = Field(default=0.0, ge=0.0, le=1.0)
     # decay of an exponential moving average of the weights, which a release exports
     # (train/loop.py); None: the weights of the last step
     ema_decay: float | None = Field(default=None, gt=0.0, lt=1.0)

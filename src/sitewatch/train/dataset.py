@@ -28,6 +28,13 @@ sample stream of earlier runs): each generated object or group is of a class dra
 weights. A container block or a train is one draw but many labels, a truck or a crane one, so
 with equal weights trucks and cranes give a small share of the generated positives (in the
 held-out scenes 42 large vehicles and 41 cranes against 136 rail cars and 227 containers).
+
+Colour jitter (`colour_jitter`, a probability; 0 keeps the sample stream of earlier runs): a
+crop is given another sensor's colours before the usual photometric steps (`degrade.colour_look`:
+the bands mixed, per-band gains, saturation 0-1.5, where 0 is grey, and a gamma). The training
+places are few and each has one palette (KIT's grey streets, Minsk's, NAIP's); a new place or
+sensor brings another, and a network that scores generated objects by how their colours stand
+out against a palette it knows does not carry over.
 """
 
 from __future__ import annotations
@@ -44,13 +51,14 @@ from scipy import ndimage
 
 from sitewatch.core.models import GSD_TOLERANCE, ObjectClass, OrientedBox
 from sitewatch.imagery.pixels import read_image
-from sitewatch.train.degrade import resample_to_gsd
+from sitewatch.train.degrade import colour_look, resample_to_gsd
 from sitewatch.train.labels import LabelledImage, box_size_px, polygon_angle_deg
 from sitewatch.train.synth import add_generated
 
 CLASSES: tuple[ObjectClass, ...] = tuple(ObjectClass)
 WARP_READ = 1.9  # a warped crop is read from a cut this many crop sizes wide: sqrt(2) / 0.75
 WARP_LOG_SCALE = math.log(4 / 3)  # warped crops are scaled by 0.75-1.33
+JITTER_SATURATION = (0.0, 1.5)  # colour jitter: saturation factors, 0 grey
 GENERATED_CLASSES = (
     ObjectClass.LARGE_VEHICLE,
     ObjectClass.RAIL_CAR,
@@ -135,13 +143,16 @@ class SampleSource:
         mask_classes: Sequence[ObjectClass] = (),
         background_warp: float = 0.0,
         generated_weights: Mapping[ObjectClass, int] | None = None,
+        colour_jitter: float = 0.0,
     ) -> None:
         """`mask_classes`: classes whose generated objects also give a footprint mask per
         sample (the extent masks of the network, train/model.py); `background_warp`: the
         probability that a crop is a warped background with generated objects;
-        `generated_weights`: the weight of each generated class, 1 where not named (module
+        `generated_weights`: the weight of each generated class, 1 where not named;
+        `colour_jitter`: the probability that a crop gets another sensor's colours (module
         docstring)."""
         self.crop_px = crop_px
+        self.colour_jitter = colour_jitter
         self.background_warp = background_warp
         weights = dict(generated_weights or {})
         if any(w < 1 for w in weights.values()) or not set(weights) <= set(GENERATED_CLASSES):
@@ -193,7 +204,7 @@ class SampleSource:
             crop, valid, masks = _fit(crop, c), _fit(valid, c), _fit(masks, c)
             targets = [t for t in targets if t.box.cx < c and t.box.cy < c]
         turned, targets, valid, masks = _geometric(crop, targets, valid, masks, rng)
-        image = _photometric(turned, rng)
+        image = _photometric(turned, rng, self.colour_jitter)
         labelled = np.array([cls in level.labelled for cls in CLASSES])
         m = len(self.mask_classes)
         return Sample(image, tuple(targets), valid, labelled, masks[:m], masks[m:])
@@ -400,7 +411,11 @@ def _geometric(
     )
 
 
-def _photometric(image: npt.NDArray[np.float32], rng: np.random.Generator) -> npt.NDArray[np.uint8]:
+def _photometric(
+    image: npt.NDArray[np.float32], rng: np.random.Generator, colour_jitter: float = 0.0
+) -> npt.NDArray[np.uint8]:
+    if colour_jitter > 0 and rng.random() < colour_jitter:
+        image = (colour_look(image / 255.0, rng, JITTER_SATURATION) * 255).astype(np.float32)
     gain = rng.uniform(0.75, 1.25) * rng.uniform(0.9, 1.1, size=(3, 1, 1))
     image = (image * gain + rng.uniform(-20, 20)).astype(np.float32)
     if rng.random() < 0.25:

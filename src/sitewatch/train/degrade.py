@@ -4,6 +4,10 @@ A frame at GSD g_in becomes a frame at g_out by area averaging (each output pixe
 the input area it covers) followed by a Gaussian point-spread function of `psf_px` output pixels,
 both applied as one separable matrix per axis. Optional sensor noise and JPEG-like quantisation
 are added by the augmentation step, not here. Pure numpy: evaluation uses it without torch.
+
+`colour_look` is the colour side of another sensor or date (mixing of the bands, gains,
+saturation, gamma), shared by the change pairs (`change_pairs.photometric`) and the detector's
+colour jitter (`dataset.SampleSource`).
 """
 
 from __future__ import annotations
@@ -52,3 +56,19 @@ def resample_to_gsd(
     data = image.astype(np.float32)
     out = np.einsum("ij,bjk,lk->bil", ry, data, rx, optimize=True)
     return np.asarray(out, dtype=np.float32), out_cols / cols, out_rows / rows
+
+
+def colour_look(
+    x: npt.NDArray[np.floating],
+    rng: np.random.Generator,
+    saturation: tuple[float, float] = (0.6, 1.4),
+) -> npt.NDArray[np.float64]:
+    """Another sensor's colours for a (3, rows, cols) image in 0-1: the bands mixed, per-band
+    and overall gains, saturation drawn from `saturation` (0: grey), a gamma; clipped to 0-1."""
+    mixing = np.eye(3) + rng.normal(0, 0.06, (3, 3))
+    x = np.tensordot(mixing, x, axes=1)
+    x = x * rng.uniform(0.8, 1.2, (3, 1, 1)) * rng.uniform(0.75, 1.25)
+    grey = x.mean(axis=0, keepdims=True)
+    x = grey + (x - grey) * rng.uniform(*saturation)
+    out: npt.NDArray[np.float64] = np.clip(x, 0, 1) ** rng.uniform(0.7, 1.4)
+    return out

@@ -108,6 +108,7 @@ def train(config: TrainConfig, log: Log) -> Path:
             mask_classes=config.mask_classes,
             background_warp=config.background_warp,
             generated_weights=config.generated_weights,
+            colour_jitter=config.colour_jitter,
         )
 
     if config.continue_step is not None and not ckpt_path.exists():  # from a released model

@@ -268,15 +268,24 @@ def model_card(
         else ""
     )
     warp_text = (
-        f", {config.background_warp:.0%} of crops warped backgrounds (any angle, scale 0.75-1.33)"
-        if config.background_warp
-        else ""
-    ) + (
-        ", generated classes drawn with weights "
-        + _per_class(config.generated_weights)
-        + " (others 1)"
-        if config.generated_weights
-        else ""
+        (
+            f", {config.background_warp:.0%} of crops warped backgrounds (any angle, scale 0.75-1.33)"
+            if config.background_warp
+            else ""
+        )
+        + (
+            ", generated classes drawn with weights "
+            + _per_class(config.generated_weights)
+            + " (others 1)"
+            if config.generated_weights
+            else ""
+        )
+        + (
+            f", {config.colour_jitter:.0%} of crops given another sensor's colours (bands mixed,"
+            " saturation 0-1.5, gamma)"
+            if config.colour_jitter
+            else ""
+        )
     )
     ema_text = (
         f" Released weights: the moving average of the weights over training (decay "
