@@ -8,9 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from sitewatch.core.models import ObjectClass
+from sitewatch.detect.onnx import open_session
 
 torch = pytest.importorskip("torch", reason="the train extra (torch) is not installed")
 
@@ -30,9 +32,9 @@ def _released(tmp_path: Path, net: SiteDet, config: dict[str, Any], masks: tuple
     return export_onnx(ckpt, out, spec)
 
 
-def _trained_looking(net: SiteDet) -> SiteDet:
+def _trained_looking(net: SiteDet, seed: int = 0) -> SiteDet:
     """Random weights and batch-norm statistics far from (0, 1), so folding changes numbers."""
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     with torch.no_grad():
         for m in net.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
@@ -70,6 +72,65 @@ def test_rebuilt_network_computes_the_released_function(
     torch.testing.assert_close(got[0], want[0], rtol=1e-3, atol=1e-3)
     # the unfolded batch norms are not the identity: their statistics were estimated
     assert float(weights["stem.1.running_var"].std()) > 0
+
+
+def _trained_looking_seeded(config: dict[str, Any], seed: int) -> SiteDet:
+    """A network of `config` with weights moved off its initialisation by `seed`."""
+    net = build_model(config)
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    return _trained_looking(net, seed)
+
+
+def _averaged_graph(a: Path, b: Path, out: Path) -> Path:
+    """`a` with every Conv initializer replaced by the mean of `a`'s and `b`'s (onnx itself,
+    not sitewatch's reading of the graph)."""
+    import onnx
+    from onnx import numpy_helper
+
+    ga, gb = onnx.load(str(a)), onnx.load(str(b))
+    theirs = {t.name: numpy_helper.to_array(t) for t in gb.graph.initializer}
+    conv_inputs = {i for n in ga.graph.node if n.op_type == "Conv" for i in n.input[1:]}
+    assert conv_inputs <= set(theirs), "both exports name their weights alike"
+    for t in ga.graph.initializer:
+        if t.name in conv_inputs:
+            mean = (numpy_helper.to_array(t) + theirs[t.name]) / 2
+            t.CopyFrom(numpy_helper.from_array(mean.astype(np.float32), t.name))
+    onnx.save(ga, str(out))
+    return out
+
+
+def test_average_with_gives_the_mean_of_the_released_functions_weights(tmp_path: Path) -> None:
+    config: dict[str, Any] = {"mask_classes": ["crane"]}
+    masks = (ObjectClass.CRANE,)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = _released(tmp_path / "a", _trained_looking_seeded(config, 1), config, masks)
+    b = _released(tmp_path / "b", _trained_looking_seeded(config, 2), config, masks)
+    images = torch.rand(6, 3, 64, 64) * 255
+    weights, _ = weights_from_onnx(a, images, [b])
+    rebuilt = build_model(config)
+    rebuilt.load_state_dict(weights)
+    rebuilt.eval()
+    rebuilt.export_mode = True
+    x = torch.rand(2, 3, 96, 96) * 255
+    with torch.no_grad():
+        got = rebuilt(x)[1].numpy()
+    want = open_session(_averaged_graph(a, b, tmp_path / "mean.onnx"), threads=0).run(
+        ["boxes"], {"image": x.numpy()}
+    )[0]
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3)
+    # the mean is neither model: each differs from it
+    for one in (a, b):
+        alone = open_session(one, threads=0).run(["boxes"], {"image": x.numpy()})[0]
+        assert float(np.abs(alone - want).max()) > 1e-2
+    # a model with other mask classes is another network's head
+    (tmp_path / "c").mkdir()
+    c = _released(tmp_path / "c", _trained_looking_seeded({}, 3), {}, ())
+    with pytest.raises(ConfigError, match=r"average_with .*mask classes \[\]"):
+        weights_from_onnx(a, images, [c])
 
 
 def test_a_network_of_other_widths_is_refused_with_its_shapes(tmp_path: Path) -> None:
@@ -118,3 +179,15 @@ def test_train_continues_from_a_released_model(cli: Callable[..., Any], tmp_path
     swapped = "\ncontinue_step: 4\nmask_classes: [large_vehicle, crane]"
     r = cli("train", str(_continuation(tmp_path, "s.yaml", "run5", crane, 5, swapped)))
     assert r.code == 2 and "the model's mask classes ['crane'] must come first" in r.err
+    # an average of released models, released as it is (no steps of its own)
+    averaged = f"\ncontinue_step: 2\naverage_with: [{released}, {released}]"
+    r = cli("train", str(_continuation(tmp_path, "a.yaml", "run6", released, 2, averaged)))
+    assert r.code == 0, r.err
+    assert "averaged with" in (tmp_path / "run6" / "train.log").read_text()
+    card = (tmp_path / "run6" / "sitewatch-det-0.0.1.md").read_text()
+    assert "the uniform mean of the released models `sitewatch-det-0.0.1.onnx` and" in card
+    from_checkpoint = f"\naverage_with: [{released}]"
+    r = cli(
+        "train", str(_continuation(tmp_path, "b.yaml", "run7", "run/last.pt", 3, from_checkpoint))
+    )
+    assert r.code == 2 and "average_with goes with a released model" in r.err

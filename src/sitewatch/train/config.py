@@ -114,8 +114,15 @@ class TrainConfig(TrainingRun):
     release_note: str | None = None  # printed in the model card (what this release changes)
     # the step a released model named as continue_from was trained to (its schedule goes on there)
     continue_step: int | None = None
+    # other released fp32 models of the same network: the run starts from the uniform mean of
+    # their folded convolutions and continue_from's (train/from_onnx.py); needs continue_step
+    average_with: list[Path] = Field(default_factory=list)
     datasets: list[DatasetConfig]
     backgrounds: list[BackgroundConfig] = Field(default_factory=list)
+
+    def resolve_paths(self, base: Path) -> None:
+        super().resolve_paths(base)
+        self.average_with = [(base / p).resolve() for p in self.average_with]
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
@@ -141,6 +148,10 @@ class TrainConfig(TrainingRun):
             )
         if self.continue_step is not None and self.continue_step < 0:
             raise ValueError("continue_step must be >= 0")
+        if self.average_with and self.continue_step is None:
+            raise ValueError("average_with goes with a released model as continue_from")
+        if not all(is_onnx(p) for p in self.average_with):
+            raise ValueError("average_with names released models (.onnx)")
         return self
 
 

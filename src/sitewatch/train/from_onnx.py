@@ -18,6 +18,14 @@ training mode on that batch; on other batches, training mode normalises with the
 statistics, as it did when the model was trained. The result is checked against onnxruntime on
 the same crops before training starts. The optimiser's state is not in the file: it starts
 fresh.
+
+`average_with` (a run's configuration) names more released models of the same network: each
+is rebuilt and checked the same way, and the run starts from the uniform mean of all their
+folded convolutions, the form in which the files hold them, before the batch norms are unfolded
+(a weight average of points on one training trajectory; with `steps` equal to `continue_step`
+it is released as it is). The mean is taken on W' and b', not on W, γ, β and the statistics:
+the folded weights are what each convolution computes with, and their mean is the mean of
+those linear maps, layer by layer.
 """
 
 from __future__ import annotations
@@ -42,21 +50,70 @@ TOLERANCE = 1e-3
 _CONTEXTS: tuple[bool | str, ...] = (False, "residual", True)
 
 
-def weights_from_onnx(path: Path, images: torch.Tensor) -> tuple[dict[str, Any], ModelSpec]:
+def weights_from_onnx(
+    path: Path, images: torch.Tensor, average_with: Sequence[Path] = ()
+) -> tuple[dict[str, Any], ModelSpec]:
     """The state dict of the network a released fp32 model was exported from, its batch norms
-    unfolded on `images` (N, 3, H, W float 0-255), and the model's spec."""
+    unfolded on `images` (N, 3, H, W float 0-255), and the model's spec. With `average_with`,
+    other released models of the same network and mask classes: each folded convolution is
+    then the uniform mean of all the models' (each model rebuilt and checked on its own first)."""
+    spec = _sitewatch_spec(path)
+    net, body, convs = _rebuilt(path, spec, images[:4])
+    if not average_with:
+        _unfold_batch_norms(net, body, images)
+        _check_against_runtime(path, net, images[:4])
+        return net.state_dict(), spec
+    models = [convs]
+    for other in average_with:
+        other_spec = _sitewatch_spec(other)
+        if other_spec.mask_classes != spec.mask_classes:
+            raise ConfigError(
+                f"average_with {other}: mask classes {[c.value for c in other_spec.mask_classes]}"
+                f", {path.name} has {[c.value for c in spec.mask_classes]}"
+            )
+        _, _, theirs = _rebuilt(other, other_spec, images[:4])
+        shapes = [w.shape for w, _ in theirs]
+        if shapes != [w.shape for w, _ in convs]:
+            raise ConfigError(
+                f"average_with {other}: its convolutions {shapes} are another network"
+            )
+        models.append(theirs)
+    mean = [
+        (np.mean([m[i][0] for m in models], axis=0), np.mean([m[i][1] for m in models], axis=0))
+        for i in range(len(convs))
+    ]
+    _load_folded(net, body, mean)
+    folded = _box_channels(net, images[:4])
+    _unfold_batch_norms(net, body, images)
+    _check_close(
+        path,
+        folded,
+        _box_channels(net, images[:4]),
+        "the averaged network's outputs changed when its batch norms were unfolded",
+    )
+    return net.state_dict(), spec
+
+
+def _sitewatch_spec(path: Path) -> ModelSpec:
     try:
         spec = load_spec(path)
     except ModelError as exc:
         raise ConfigError(f"continue_from {path}: {exc}") from exc
     if spec.layout != "sitewatch":
         raise ConfigError(f"continue_from {path}: a {spec.layout} model, not a sitewatch one")
+    return spec
+
+
+def _rebuilt(
+    path: Path, spec: ModelSpec, images: torch.Tensor
+) -> tuple[SiteDet, list[str], list[tuple[np.ndarray, np.ndarray]]]:
+    """The network with the model's folded convolutions (batch norms the identity plus b'),
+    checked against onnxruntime on `images`; its body and the convolutions."""
     convs = _graph_convs(path)
     net, body = _network_for(path, convs, len(spec.mask_classes))
     _load_folded(net, body, convs)
-    _unfold_batch_norms(net, body, images)
-    _check_against_runtime(path, net, images[:4])
-    return net.state_dict(), spec
+    _check_against_runtime(path, net, images)
+    return net, body, convs
 
 
 def check_mask_prefix(path: Path, spec: ModelSpec, mask_classes: Sequence[ObjectClass]) -> None:
@@ -209,14 +266,28 @@ def _check_against_runtime(path: Path, net: SiteDet, images: torch.Tensor) -> No
     the box channels, not the peaks: a peak can move to a neighbour on a rounding-level tie)."""
     session = open_session(path, threads=0)
     theirs = session.run(["boxes"], {"image": images.numpy().astype(np.float32)})[0]
+    _check_close(
+        path,
+        theirs,
+        _box_channels(net, images),
+        "the rebuilt network's outputs differ from the model's; its graph is not one this "
+        "version of sitewatch exported",
+    )
+
+
+def _box_channels(net: SiteDet, images: torch.Tensor) -> np.ndarray:
+    """The network's box channels on `images`, in eval mode as exported."""
     net.eval()
     net.export_mode = True
     with torch.no_grad():
-        ours = net(images)[1].numpy()
+        ours: np.ndarray = net(images)[1].numpy()
     net.export_mode = False
-    worst = float(np.abs(theirs - ours).max() / (np.abs(theirs).max() + 1.0))
+    return ours
+
+
+def _check_close(path: Path, want: np.ndarray, got: np.ndarray, problem: str) -> None:
+    """A ConfigError naming `problem` where `got` differs from `want` by more than TOLERANCE,
+    relative to the largest of `want`."""
+    worst = float(np.abs(want - got).max() / (np.abs(want).max() + 1.0))
     if not worst <= TOLERANCE:
-        raise ConfigError(
-            f"continue_from {path}: the rebuilt network's outputs differ from the model's by "
-            f"{worst:.2g} (relative); its graph is not one this version of sitewatch exported"
-        )
+        raise ConfigError(f"continue_from {path}: {problem} (by {worst:.2g}, relative)")

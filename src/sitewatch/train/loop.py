@@ -155,12 +155,13 @@ def continue_from_model(config: TrainConfig, model: Any, source: SampleSource, l
     four batches of training crops); the step it was trained to."""
     assert config.continue_from is not None and config.continue_step is not None
     images = build_batch([source.sample() for _ in range(4 * config.batch)])["image"]
-    weights, spec = weights_from_onnx(config.continue_from, images)
+    weights, spec = weights_from_onnx(config.continue_from, images, config.average_with)
     check_mask_prefix(config.continue_from, spec, config.mask_classes)
     grown = _load_grown(model, weights, config.continue_from)
     added = f" with new layers ({', '.join(grown)})" if grown else ""
+    averaged = "".join(f", averaged with {p}" for p in config.average_with)
     log(
-        f"continuing from the released model {config.continue_from}{added} at step "
+        f"continuing from the released model {config.continue_from}{averaged}{added} at step "
         f"{config.continue_step}; fresh optimiser"
     )
     return config.continue_step

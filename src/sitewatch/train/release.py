@@ -223,6 +223,14 @@ def model_card(
             f"{config.continue_step} (its weights, a fresh optimiser; see that model's card for "
             "the first steps)."
         )
+        if config.average_with:
+            others = "".join(f" and `{p.name}`" for p in config.average_with)
+            continued = (
+                f" Continued from the uniform mean of the released models "
+                f"`{config.continue_from.name}`{others} (of their folded convolutions), counted "
+                f"as step {config.continue_step}, with a fresh optimiser; see those models' cards "
+                "for their training."
+            )
     elif config.continue_from is not None:
         continued = (
             f" Continued from the checkpoint `{config.continue_from.parent.name}/"
