@@ -15,9 +15,10 @@ with one batch of training crops: it keeps W' and no bias, and its batch norm ge
 per-channel mean m and (biased) variance v of W'x as running statistics, γ = sqrt(v + eps) and
 β = b' + m. The network then computes the released function exactly in eval mode, and in
 training mode on that batch; on other batches, training mode normalises with their own
-statistics, as it did when the model was trained. The result is checked against onnxruntime on
-the same crops before training starts. The optimiser's state is not in the file: it starts
-fresh.
+statistics, as it did when the model was trained. Before training starts, the network with the
+folded convolutions is checked against onnxruntime on a few of those crops, and the unfolded
+network against the folded one (one onnxruntime session per model). The optimiser's state is
+not in the file: it starts fresh.
 
 `average_with` (a run's configuration) names more released models of the same network: each
 is rebuilt and checked the same way, and the run starts from the uniform mean of all their
@@ -59,10 +60,6 @@ def weights_from_onnx(
     then the uniform mean of all the models' (each model rebuilt and checked on its own first)."""
     spec = _sitewatch_spec(path)
     net, body, convs = _rebuilt(path, spec, images[:4])
-    if not average_with:
-        _unfold_batch_norms(net, body, images)
-        _check_against_runtime(path, net, images[:4])
-        return net.state_dict(), spec
     models = [convs]
     for other in average_with:
         other_spec = _sitewatch_spec(other)
@@ -78,18 +75,19 @@ def weights_from_onnx(
                 f"average_with {other}: its convolutions {shapes} are another network"
             )
         models.append(theirs)
-    mean = [
-        (np.mean([m[i][0] for m in models], axis=0), np.mean([m[i][1] for m in models], axis=0))
-        for i in range(len(convs))
-    ]
-    _load_folded(net, body, mean)
+    if average_with:
+        mean = [
+            (np.mean([m[i][0] for m in models], axis=0), np.mean([m[i][1] for m in models], axis=0))
+            for i in range(len(convs))
+        ]
+        _load_folded(net, body, mean)
     folded = _box_channels(net, images[:4])
     _unfold_batch_norms(net, body, images)
     _check_close(
         path,
         folded,
         _box_channels(net, images[:4]),
-        "the averaged network's outputs changed when its batch norms were unfolded",
+        "the network's outputs changed when its batch norms were unfolded",
     )
     return net.state_dict(), spec
 

@@ -217,20 +217,24 @@ def model_card(
     note = f"\n- **Release note:** {config.release_note}" if config.release_note else ""
     thresholds_text = ", ".join(f"{c.value} {t:.2f}" for c, t in thresholds.items())
     continued = ""
-    if config.continue_step is not None and config.continue_from is not None:
+    if (
+        config.continue_step is not None
+        and config.continue_from is not None
+        and config.average_with
+    ):
+        others = "".join(f" and `{p.name}`" for p in config.average_with)
+        continued = (
+            f" Continued from the uniform mean of the released models "
+            f"`{config.continue_from.name}`{others} (of their folded convolutions), counted "
+            f"as step {config.continue_step}, with a fresh optimiser; see those models' cards "
+            "for their training."
+        )
+    elif config.continue_step is not None and config.continue_from is not None:
         continued = (
             f" Continued from the released model `{config.continue_from.name}` at step "
             f"{config.continue_step} (its weights, a fresh optimiser; see that model's card for "
             "the first steps)."
         )
-        if config.average_with:
-            others = "".join(f" and `{p.name}`" for p in config.average_with)
-            continued = (
-                f" Continued from the uniform mean of the released models "
-                f"`{config.continue_from.name}`{others} (of their folded convolutions), counted "
-                f"as step {config.continue_step}, with a fresh optimiser; see those models' cards "
-                "for their training."
-            )
     elif config.continue_from is not None:
         continued = (
             f" Continued from the checkpoint `{config.continue_from.parent.name}/"
