@@ -12,7 +12,8 @@ from PIL import Image
 
 from sitewatch.core.models import ObjectClass
 from sitewatch.train.dataset import CLASSES, GENERATED_CLASSES, Sample, SampleSource
-from sitewatch.train.labels import load_yolo
+from sitewatch.imagery.pixels import read_frame
+from sitewatch.train.labels import LabelledImage, load_yolo
 
 
 def _frame(root: Path) -> Path:
@@ -192,3 +193,51 @@ def test_colour_jitter_gives_crops_other_palettes_and_keeps_labels(tmp_path: Pat
     spread = [saturation(s) for s in jittered]
     assert min(spread) < 0.3 * min(low), (min(spread), min(low))  # some crops near grey
     assert np.std(spread) > 1.5 * np.std(low), (np.std(spread), np.std(low))
+
+
+def test_a_background_with_a_nodata_collar_keeps_it_out_of_the_loss(tmp_path: Path) -> None:
+    """A panchromatic uint16 chip whose top 40% is 0 (no data, untagged, as some published
+    chips come): with `nodata: 0` the stretch and the loss leave the collar out, and cuts are
+    drawn on the data."""
+    import rasterio
+
+    rng = np.random.default_rng(2)
+    pan = (rng.random((300, 300)) * 800 + 1000).astype(np.uint16)
+    pan[:120] = 0
+    path = tmp_path / "pan.tif"
+    with rasterio.open(
+        path, "w", driver="GTiff", width=300, height=300, count=1, dtype="uint16"
+    ) as ds:
+        ds.write(pan, 1)
+    pixels, has_data = read_frame(path, nodata=0)
+    assert pixels.shape == (3, 300, 300) and not has_data[:120].any() and has_data[120:].all()
+    assert pixels[0, 120:].min() < 10 and pixels[0, 120:].max() > 245  # stretched on data only
+    assert read_frame(path)[1].all() and read_frame(path)[0][0, 120:].min() > 100
+
+    def source(nodata: float | None, warp: float) -> SampleSource:
+        bg = LabelledImage(path, (), 0.3, "pan", frozenset(), "pan", nodata=nodata)
+        return SampleSource([], [bg], [0.3], 64, 1.0, seed=6, background_warp=warp)
+
+    collar = source(0, 0.0)
+    level = collar.levels[0]
+    assert level.valid is not None and not level.valid[:119].any() and level.valid[122:].all()
+    for warp in (0.0, 1.0):
+        drawn = source(0, warp)
+        samples = [drawn.sample() for _ in range(30)]
+        for s in samples:
+            assert s.valid.mean() > 0.3  # cut at least half on data (turned: a little less)
+            for t in s.targets:  # generated objects are kept only where there is data
+                assert s.valid[min(63, int(t.box.cy)), min(63, int(t.box.cx))]
+        assert any(not s.valid.all() for s in samples)  # and the collar is out of the loss
+    assert all(source(None, 0.0).sample().valid.all() for _ in range(10))
+
+
+def test_a_background_weight_draws_its_crops_that_much_more_often(tmp_path: Path) -> None:
+    path = _frame(tmp_path) / "images" / "f.png"
+
+    def share(weight: float) -> float:
+        one = LabelledImage(path, (), 0.3, "a", frozenset(), "a")
+        other = LabelledImage(path, (), 0.3, "b", frozenset(), "b", weight=weight)
+        return float(SampleSource([], [one, other], [0.3], 64, 1.0).weights[1])
+
+    assert share(1.0) == pytest.approx(0.5) and share(3.0) == pytest.approx(0.75)

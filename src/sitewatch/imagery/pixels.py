@@ -40,12 +40,14 @@ def _rgb_bands(ds: Any) -> list[int]:
     return [1, 2, 3]
 
 
-def _stretch(ds: Any, bands: list[int]) -> tuple[float, float] | None:
+def _stretch(ds: Any, bands: list[int], nodata: float | None = None) -> tuple[float, float] | None:
     if ds.dtypes[0] == "uint8":
         return None
     factor = max(1, int(np.ceil(max(ds.width, ds.height) / STATS_MAX_PX)))
     shape = (len(bands), max(1, ds.height // factor), max(1, ds.width // factor))
     data = ds.read(bands, out_shape=shape, masked=True, resampling=Resampling.nearest)
+    if nodata is not None:
+        data = np.ma.masked_where(np.broadcast_to((data == nodata).all(axis=0), data.shape), data)
     values = data.compressed()
     if values.size == 0:
         return (0.0, 1.0)
@@ -65,6 +67,15 @@ def to_uint8(data: npt.NDArray[Any], stretch: tuple[float, float] | None) -> U8:
 
 def read_image(path: Path) -> U8:
     """A whole frame as 8-bit RGB (3, rows, cols); for training and evaluation frames."""
+    return read_frame(path)[0]
+
+
+def read_frame(path: Path, nodata: float | None = None) -> tuple[U8, npt.NDArray[np.bool_]]:
+    """A whole frame as 8-bit RGB (3, rows, cols) and where it has data (rows, cols).
+
+    No data is where the file's own mask says so and, with `nodata`, where every band holds that
+    value (for files that do not tag it, such as chips with a black collar); the stretch of a
+    frame that is not 8-bit is taken over its valid pixels only."""
     try:
         with (
             warnings.catch_warnings(),
@@ -73,10 +84,14 @@ def read_image(path: Path) -> U8:
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(path) as ds:
                 bands = _rgb_bands(ds)
-                stretch = _stretch(ds, bands)
-                return to_uint8(ds.read(bands), stretch)
+                stretch = _stretch(ds, bands, nodata)
+                raw = ds.read(bands)
+                valid = (ds.read_masks(bands) > 0).all(axis=0)
     except RasterioError as exc:
         raise ImageryReadError(f"{path}: cannot read pixels ({exc})") from exc
+    if nodata is not None:
+        valid &= ~(raw == nodata).all(axis=0)
+    return to_uint8(raw, stretch), valid
 
 
 def read_image_size(path: Path) -> tuple[int, int]:

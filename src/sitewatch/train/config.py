@@ -42,6 +42,11 @@ class BackgroundConfig(BaseModel):
     gsd_m: float
     val_pattern: str
     licence: str
+    # a pixel value that marks no data in every band, for files that do not tag it (a black
+    # collar around a chip): such pixels stay out of the loss and nothing is drawn on them
+    nodata: float | None = None
+    # how often its crops are drawn, relative to a frame of the same size (1: by size alone)
+    weight: float = Field(default=1.0, gt=0)
 
 
 class TrainingRun(BaseModel):

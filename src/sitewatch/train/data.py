@@ -72,7 +72,9 @@ def load_split(config: TrainConfig) -> Split:
     tb, vb = [], []
     for b in config.backgrounds:
         frames = [
-            LabelledImage(p, (), b.gsd_m, b.name, frozenset(), p.stem)
+            LabelledImage(
+                p, (), b.gsd_m, b.name, frozenset(), p.stem, nodata=b.nodata, weight=b.weight
+            )
             for p in sorted(b.images.iterdir())
             if p.suffix.lower() in IMAGE_SUFFIXES
         ]

@@ -50,7 +50,7 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from sitewatch.core.models import GSD_TOLERANCE, ObjectClass, OrientedBox
-from sitewatch.imagery.pixels import read_image
+from sitewatch.imagery.pixels import read_frame
 from sitewatch.train.degrade import colour_look, resample_to_gsd
 from sitewatch.train.labels import LabelledImage, box_size_px, polygon_angle_deg
 from sitewatch.train.synth import add_generated
@@ -59,6 +59,8 @@ CLASSES: tuple[ObjectClass, ...] = tuple(ObjectClass)
 WARP_READ = 1.9  # a warped crop is read from a cut this many crop sizes wide: sqrt(2) / 0.75
 WARP_LOG_SCALE = math.log(4 / 3)  # warped crops are scaled by 0.75-1.33
 JITTER_SATURATION = (0.0, 1.5)  # colour jitter: saturation factors, 0 grey
+NODATA_COVER = 0.99  # a resampled or turned pixel has data where this much of its source has
+NODATA_TRIES = 10  # cuts drawn, at most, to find one at least half on data
 GENERATED_CLASSES = (
     ObjectClass.LARGE_VEHICLE,
     ObjectClass.RAIL_CAR,
@@ -108,6 +110,7 @@ class _Level:
     targets: tuple[Target, ...]
     gsd_m: float
     labelled: frozenset[ObjectClass]
+    valid: npt.NDArray[np.bool_] | None = None  # where the frame has data; None: everywhere
 
 
 def targets_from_labels(image: LabelledImage, fx: float, fy: float) -> tuple[Target, ...]:
@@ -166,25 +169,39 @@ class SampleSource:
         self.generated_probability = generated_probability
         self.rng = np.random.default_rng(seed)
         self.levels: list[_Level] = []
+        drawn: list[float] = []  # each level's weight besides its size
         for item in list(labelled) + list(backgrounds):
             if item.gsd_m is None:
                 raise ValueError(f"{item.image_path}: GSD unknown; estimate it first")
-            pixels = read_image(item.image_path)
+            pixels, has_data = read_frame(item.image_path, item.nodata)
             usable = [g for g in gsd_levels_m if g >= item.gsd_m * 0.8]
             for g in usable:
                 img, fx, fy = resample_to_gsd(pixels, item.gsd_m, g)
+                valid = None
+                if not has_data.all():  # a level's pixel has data where all it is made of has
+                    cover, _, _ = resample_to_gsd(has_data[None], item.gsd_m, g)
+                    valid = cover[0] > NODATA_COVER
                 self.levels.append(
                     _Level(
                         np.clip(img, 0, 255).astype(np.uint8),
                         targets_from_labels(item, fx, fy),
                         g,
                         item.labelled | frozenset(GENERATED_CLASSES),
+                        valid,
                     )
                 )
+                drawn.append(item.weight)
         if not self.levels:
             raise ValueError("no training frames inside the GSD range")
-        areas = np.array([lv.image.shape[1] * lv.image.shape[2] for lv in self.levels], float)
-        self.weights = np.sqrt(areas) / np.sqrt(areas).sum()
+        areas = np.array(
+            [
+                lv.image.shape[1] * lv.image.shape[2] if lv.valid is None else lv.valid.sum()
+                for lv in self.levels
+            ],
+            float,
+        )
+        sizes = np.sqrt(areas) * np.array(drawn)
+        self.weights = sizes / sizes.sum()
 
     def sample(self) -> Sample:
         """One augmented crop."""
@@ -223,9 +240,7 @@ class SampleSource:
         rng = self.rng
         if self.background_warp > 0 and rng.random() < self.background_warp:
             return self._cut_warped(level, c)
-        _, rows, cols = level.image.shape
-        y0 = int(rng.integers(0, max(1, rows - c + 1)))
-        x0 = int(rng.integers(0, max(1, cols - c + 1)))
+        y0, x0 = self._corner(level, c)
         crop = np.zeros((3, c, c), dtype=np.float32)
         valid = np.zeros((c, c), dtype=bool)
         m = len(self.mask_classes)
@@ -238,10 +253,14 @@ class SampleSource:
                 masks[m + self.mask_classes.index(t.object_class), rs, cs] = 1
         part = level.image[:, y0 : y0 + c, x0 : x0 + c]
         crop[:, : part.shape[1], : part.shape[2]] = part
-        valid[: part.shape[1], : part.shape[2]] = True
-        if part.shape[1] < c or part.shape[2] < c:  # pad with the mean colour
-            mean = part.reshape(3, -1).mean(axis=1)
-            crop[:, ~valid] = mean[:, None]
+        if level.valid is None:
+            valid[: part.shape[1], : part.shape[2]] = True
+            if part.shape[1] < c or part.shape[2] < c:  # pad with the mean colour
+                mean = part.reshape(3, -1).mean(axis=1)
+                crop[:, ~valid] = mean[:, None]
+        else:  # no data and padding alike get the mean colour of the data
+            valid[: part.shape[1], : part.shape[2]] = level.valid[y0 : y0 + c, x0 : x0 + c]
+            crop[:, ~valid] = crop[:, valid].mean(axis=1)[:, None] if valid.any() else 0
         targets = [
             Target(t.object_class, _shift(t.box, -x0, -y0), t.oriented)
             for t in level.targets
@@ -252,6 +271,17 @@ class SampleSource:
             crop[:, ~valid] = crop[:, valid].mean(axis=1)[:, None] if valid.any() else 0
             targets = [t for t in targets if valid[_clip(t.box.cy, c), _clip(t.box.cx, c)]]
         return crop, targets, valid, masks
+
+    def _corner(self, level: _Level, k: int) -> tuple[int, int]:
+        """The top-left corner (row, col) of a k x k cut of a level; where the level has no
+        data in places, a cut at least half on data (up to NODATA_TRIES draws)."""
+        _, rows, cols = level.image.shape
+        for _ in range(NODATA_TRIES):
+            y0 = int(self.rng.integers(0, max(1, rows - k + 1)))
+            x0 = int(self.rng.integers(0, max(1, cols - k + 1)))
+            if level.valid is None or level.valid[y0 : y0 + k, x0 : x0 + k].mean() >= 0.5:
+                break
+        return y0, x0
 
     def _draw(
         self,
@@ -285,13 +315,15 @@ class SampleSource:
         the level, its real objects out of the loss, and generated objects drawn on it."""
         rng = self.rng
         k = math.ceil(c * WARP_READ)
-        _, rows, cols = level.image.shape
-        y0 = int(rng.integers(0, max(1, rows - k + 1)))
-        x0 = int(rng.integers(0, max(1, cols - k + 1)))
+        y0, x0 = self._corner(level, k)
         part = level.image[:, y0 : y0 + k, x0 : x0 + k].astype(np.float32)
         theta = float(rng.uniform(0.0, 360.0))
         scale = math.exp(float(rng.uniform(-WARP_LOG_SCALE, WARP_LOG_SCALE)))
         crop, valid, to_crop = warp_crop(part, theta, scale, c)
+        if level.valid is not None:
+            has = level.valid[y0 : y0 + k, x0 : x0 + k].astype(np.float32)
+            cover, _, _ = warp_crop(np.repeat(has[None], 3, axis=0), theta, scale, c)
+            valid &= cover[0] > NODATA_COVER
         unknown = np.zeros((c, c), dtype=bool)
         occupied = []
         for t in level.targets:  # real objects: out of the loss where they may now lie

@@ -12,7 +12,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -50,19 +50,14 @@ class LabelledImage:
     group: str = ""
     generated: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
+    # a pixel value that marks no data in every band where the file does not tag it
+    nodata: float | None = None
+    # how often training draws its crops, relative to a frame of the same size
+    weight: float = 1.0
 
     def with_gsd(self, gsd_m: float) -> LabelledImage:
         """The same image with a known GSD."""
-        return LabelledImage(
-            self.image_path,
-            self.boxes,
-            gsd_m,
-            self.source,
-            self.labelled,
-            self.group,
-            self.generated,
-            self.extra,
-        )
+        return replace(self, gsd_m=gsd_m)
 
 
 def _labelled(mapping: Mapping[str, ObjectClass | None]) -> frozenset[ObjectClass]:
