@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from sitewatch.core.models import ObjectClass
-from sitewatch.train.dataset import CLASSES, GENERATED_CLASSES, Sample, SampleSource
 from sitewatch.imagery.pixels import read_frame
+from sitewatch.train.dataset import CLASSES, GENERATED_CLASSES, Sample, SampleSource
 from sitewatch.train.labels import LabelledImage, load_yolo
 
 
