@@ -82,7 +82,11 @@ def test_eval_detector_reports_known_figures(cli: Callable[..., Any], tmp_path: 
     lv = doc["results"]["real 0.3 m"].get("large_vehicle")
     assert lv is None  # no truck in the truth: no AP, but the false truck is not hidden either
     assert (out / "pr_curves.png").stat().st_size > 1000
-    assert "| real 0.3 m | small_vehicle | 1 | 1 | 1.000 |" in (out / "eval.md").read_text()
+    assert sv["AP50_interval"] == [1.0, 1.0]  # one image, found: every resample finds it
+    assert (
+        "| real 0.3 m | small_vehicle | 1 | 1 | 1.000 | 1.00-1.00 |"
+        in (out / "eval.md").read_text()
+    )
 
 
 def test_models_show_prints_the_spec(cli: Callable[..., Any], tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 from sitewatch.core.models import Detection, ModelInfo, ObjectClass, OrientedBox
 from sitewatch.detect.run import DetectOptions
 from sitewatch.train.dataset import Target
-from sitewatch.train.evaluate import EvalImage, evaluate, iou
+from sitewatch.train.evaluate import EvalImage, _ap, evaluate, iou
 from sitewatch.train.synth import add_generated
 
 SV = ObjectClass.SMALL_VEHICLE
@@ -60,6 +60,44 @@ def test_false_positive_ranked_first_and_a_miss_lower_ap_and_counts() -> None:
     assert r["AP50"] == pytest.approx(2 / 3, abs=0.01)
     assert (r["precision"], r["recall"]) == (0.5, 0.5)
     assert r["count_MAE"] == 0 and r["count_MAPE"] == 0  # two counted (one wrong), two true
+
+
+def _two_images() -> tuple[list[EvalImage], list[list[Detection]]]:
+    """Image A: two cars, one found at 0.9, a false alarm at 0.4; image B: one car found at 0.3
+    under a false alarm at 0.8."""
+    a = _image([_t(20, 20), _t(60, 60)])
+    b = _image([_t(100, 100)])
+    return [a, b], [[_d(20, 20, 0.9), _d(150, 30, 0.4)], [_d(30, 150, 0.8), _d(100, 100, 0.3)]]
+
+
+def test_a_bootstrap_weight_counts_an_image_as_often_as_a_resample_repeats_it() -> None:
+    (a, b), (da, db) = _two_images()
+    repeated = evaluate(
+        ListDetector([da, da, db]), [a, a, b], DetectOptions(overlap_px=0), {SV: 0.5}
+    )["small_vehicle"]
+    # the same predictions scored once, image A weighted twice: 0.9 A+, 0.8 B-, 0.4 A-, 0.3 B+
+    tp = np.array([True, False, False, True])
+    weighted, _, _ = _ap(tp, 5.0, np.array([2.0, 1.0, 2.0, 1.0]))
+    assert weighted == pytest.approx(repeated["AP50"])
+    assert _ap(tp, 3.0)[0] != pytest.approx(weighted)  # the weights matter here
+
+
+def test_ap50_comes_with_a_bootstrap_interval_over_images() -> None:
+    perfect = [_image([_t(20, 20), _t(60, 60)]) for _ in range(8)]
+    dets = [[_d(20, 20, 0.9), _d(60, 60, 0.8)] for _ in range(8)]
+    r = evaluate(ListDetector(dets), perfect, DetectOptions(overlap_px=0), {SV: 0.5})
+    assert r["small_vehicle"]["AP50_interval"] == pytest.approx((1.0, 1.0))
+    rng = np.random.default_rng(3)
+    images, per_image = [], []
+    for _ in range(12):  # two cars an image, each found with some score, one false alarm
+        images.append(_image([_t(20, 20), _t(60, 60)]))
+        s1, s2, s3 = rng.uniform(0.1, 1.0, 3)
+        per_image.append([_d(20, 20, s1), _d(60, 60, s2), _d(150, 30, s3)])
+    mixed = evaluate(ListDetector(per_image), images, DetectOptions(overlap_px=0), {SV: 0.5})
+    lo, hi = mixed["small_vehicle"]["AP50_interval"]
+    assert lo < mixed["small_vehicle"]["AP50"] < hi and hi - lo > 0.05
+    again = evaluate(ListDetector(per_image), images, DetectOptions(overlap_px=0), {SV: 0.5})
+    assert again["small_vehicle"]["AP50_interval"] == (lo, hi)  # a fixed seed: reproducible
 
 
 def test_rotated_iou_and_envelope_iou() -> None:

@@ -217,16 +217,22 @@ def eval_detector(
         "Rows marked *generated* are measured on generated objects drawn on held-out real "
         "backgrounds, not on real labelled objects.",
         "",
-        "| setting | class | images | objects | AP50 | AP50:95 | P@op | R@op | count MAE | count MAPE |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "AP50 90% is a bootstrap interval over the images (`sitewatch.train.evaluate`).",
+        "",
+        "| setting | class | images | objects | AP50 | AP50 90% | AP50:95 | P@op | R@op "
+        "| count MAE | count MAPE |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    table = Table("setting", "class", "objects", "AP50", "AP50:95", "P", "R", "MAE", "MAPE")
+    table = Table(
+        "setting", "class", "objects", "AP50", "AP50 90%", "AP50:95", "P", "R", "MAE", "MAPE"
+    )
     for setting, rep in clean.items():
         for cls, r in rep.items():
             mape = "-" if r["count_MAPE"] is None else f"{r['count_MAPE']:.1%}"
+            lo, hi = r["AP50_interval"]
             lines.append(
                 f"| {setting} | {cls} | {r['images']} | {r['objects']} | {r['AP50']:.3f} | "
-                f"{r['AP50_95']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} | "
+                f"{lo:.2f}-{hi:.2f} | {r['AP50_95']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} | "
                 f"{r['count_MAE']:.2f} | {mape} |"
             )
             table.add_row(
@@ -234,6 +240,7 @@ def eval_detector(
                 cls,
                 str(r["objects"]),
                 f"{r['AP50']:.3f}",
+                f"{lo:.2f}-{hi:.2f}",
                 f"{r['AP50_95']:.3f}",
                 f"{r['precision']:.2f}",
                 f"{r['recall']:.2f}",
