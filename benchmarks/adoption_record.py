@@ -5,8 +5,13 @@ conditions hold; the speed and alerting conditions are measured by their own ben
 (bench_detect.py, bench_alerts.py) and added to the record by hand.
 
     .venv/bin/python benchmarks/adoption_record.py FOLDER CANDIDATE DEFAULT --config CONFIG \
-        --seed N [--focus CLASS] [--focus-rule higher|not-lower|within] \
+        --seed N [--focus CLASS] [--focus-rule higher|not-lower|within] [--rule FILE] \
         > FOLDER/../adoption-training-split.json
+
+`--config` is the configuration whose split the scenes were drawn on; `--rule` the one that states
+the rule (the same file unless named). Where the candidate's figures were made with
+`training_split_ap.py --paired-with DEFAULT`, the record adds their paired 90% bootstrap
+intervals of each difference, for information: the conditions are read on the differences.
 
 The focus class (large_vehicle unless named) must be higher (or not lower, or, with `within`,
 not lower by more than 0.03, as the others) at both GSDs; the other generated classes may fall
@@ -69,9 +74,11 @@ def main() -> None:
         choices=("higher", "not-lower", "within"),
         default="higher",
     )
+    ap.add_argument("--rule", help="the configuration that states the rule (default: --config)")
     args = ap.parse_args()
+    rule = args.rule or args.config
     out: dict[str, Any] = {
-        "rule": f"{args.config} (stated before the run; each condition on fp32 and int8 alike)",
+        "rule": f"{rule} (stated before the run; each condition on fp32 and int8 alike)",
         "command": f".venv/bin/python benchmarks/training_split_ap.py MODEL {args.config} "
         f"--seed {args.seed}",
         "split": f"training split, fresh generated scenes (seed {args.seed}; thresholds are "
@@ -85,6 +92,8 @@ def main() -> None:
         result = conditions(new, old, args.focus_rule, args.focus)
         out[f"differences_{args.candidate}_minus_{args.default}_{twin}"] = result["differences"]
         out[f"holds_{twin}"] = result["holds"]
+        if new.get("paired_with") == f"sitewatch-det-{args.default}{suffix}.onnx":
+            out[f"paired_90pct_intervals_{twin}"] = new["AP50_minus_default_90pct"]
         every &= all(result["holds"].values())
     out["detection_conditions_hold"] = every
     print(json.dumps(out, indent=1))

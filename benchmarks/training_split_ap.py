@@ -5,7 +5,13 @@ training_split_reports`). With the default seed (7) these are the scenes the ope
 thresholds are calibrated on; `--seed` draws fresh ones, for a rule that must not be judged on
 scenes a choice was made on.
 
-    .venv/bin/python benchmarks/training_split_ap.py MODEL CONFIG [--seed N] > figures.json
+With `--paired-with DEFAULT` the default is evaluated on the same scenes too, and the figures
+carry `AP50_minus_default_90pct`: per set and class, the 90% paired bootstrap interval over the
+images of MODEL's AP50 minus DEFAULT's (`train.evaluate.ap_difference_interval`), which says
+whether a difference between the two is larger than the draw of scenes alone would give.
+
+    .venv/bin/python benchmarks/training_split_ap.py MODEL CONFIG [--seed N] \
+        [--paired-with DEFAULT] > figures.json
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from pathlib import Path
 from sitewatch.core.models import ObjectClass
 from sitewatch.train.config import load_train_config
 from sitewatch.train.data import load_split
+from sitewatch.train.evaluate import ap_difference_interval
 from sitewatch.train.release import CALIBRATION_SEED, training_split_reports
 
 
@@ -25,6 +32,7 @@ def main() -> None:
     ap.add_argument("model", type=Path)
     ap.add_argument("config", type=Path)
     ap.add_argument("--seed", type=int, default=CALIBRATION_SEED, help="generated scenes' seed")
+    ap.add_argument("--paired-with", type=Path, help="a second model on the same scenes")
     args = ap.parse_args()
     split = load_split(load_train_config(args.config))
     reports = training_split_reports(args.model, split, args.seed)
@@ -37,6 +45,17 @@ def main() -> None:
                 r["AP50"] for cls, r in rep.items() if cls != ObjectClass.SMALL_VEHICLE.value
             ]
     out["mean_generated_AP50"] = round(sum(generated) / len(generated), 4)
+    if args.paired_with:
+        other = training_split_reports(args.paired_with, split, args.seed)
+        out["paired_with"] = args.paired_with.name
+        out["AP50_minus_default_90pct"] = {
+            name.removesuffix(" m"): {
+                cls: [round(x, 4) for x in ap_difference_interval(r["matches"], o[cls]["matches"])]
+                for cls, r in rep.items()
+                for o in [other[name]]
+            }
+            for name, rep in reports.items()
+        }
     print(json.dumps(out, indent=1))
 
 

@@ -9,7 +9,7 @@ import pytest
 from sitewatch.core.models import Detection, ModelInfo, ObjectClass, OrientedBox
 from sitewatch.detect.run import DetectOptions
 from sitewatch.train.dataset import Target
-from sitewatch.train.evaluate import EvalImage, _ap, evaluate, iou
+from sitewatch.train.evaluate import EvalImage, _ap, ap_difference_interval, evaluate, iou
 from sitewatch.train.synth import add_generated
 
 SV = ObjectClass.SMALL_VEHICLE
@@ -98,6 +98,29 @@ def test_ap50_comes_with_a_bootstrap_interval_over_images() -> None:
     assert lo < mixed["small_vehicle"]["AP50"] < hi and hi - lo > 0.05
     again = evaluate(ListDetector(per_image), images, DetectOptions(overlap_px=0), {SV: 0.5})
     assert again["small_vehicle"]["AP50_interval"] == (lo, hi)  # a fixed seed: reproducible
+
+
+def test_two_detectors_on_the_same_images_are_compared_paired() -> None:
+    rng = np.random.default_rng(5)
+    images, good, worse = [], [], []
+    for k in range(12):
+        images.append(_image([_t(20, 20), _t(60, 60)]))
+        s1, s2, s3 = rng.uniform(0.1, 0.9, 3)
+        good.append([_d(20, 20, s1), _d(60, 60, s2), _d(150, 30, s3)])
+        # the same, with a false alarm above everything on every third image
+        worse.append(good[-1] + ([_d(30, 150, 0.95)] if k % 3 == 0 else []))
+    opts, op = DetectOptions(overlap_px=0), {SV: 0.5}
+    a = evaluate(ListDetector(good), images, opts, op)["small_vehicle"]
+    b = evaluate(ListDetector(worse), images, opts, op)["small_vehicle"]
+    assert a["AP50"] > b["AP50"]
+    lo, hi = ap_difference_interval(a["matches"], b["matches"])
+    assert 0 < lo <= a["AP50"] - b["AP50"] <= hi
+    # narrower than either model's own interval: what both get right or wrong cancels out
+    assert hi - lo < a["AP50_interval"][1] - a["AP50_interval"][0]
+    assert ap_difference_interval(a["matches"], a["matches"]) == (0.0, 0.0)
+    other = evaluate(ListDetector(good[:6]), images[:6], opts, op)["small_vehicle"]
+    with pytest.raises(ValueError, match="same images"):
+        ap_difference_interval(a["matches"], other["matches"])
 
 
 def test_rotated_iou_and_envelope_iou() -> None:

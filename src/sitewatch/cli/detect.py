@@ -193,7 +193,7 @@ def eval_detector(
     plot_pr_curves(reports, out / "pr_curves.png")
     clean = {
         k: {
-            cls: {m: v for m, v in r.items() if m not in ("curve", "scored")}
+            cls: {m: v for m, v in r.items() if m not in ("curve", "scored", "matches")}
             for cls, r in rep.items()
         }
         for k, rep in reports.items()

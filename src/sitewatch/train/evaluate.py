@@ -11,7 +11,9 @@ Uncertainty: AP50 comes with a 90% bootstrap interval over *images* (the unit th
 frame's objects share its place, light and sensor), `AP50_interval`. Matching is per image, so a
 resample only reweights each image's already-matched detections; 1,000 resamples with a fixed
 seed, so the interval is reproducible. It says how far a figure could move on another draw of
-images like these, not how two models compare on the same images (their errors are paired).
+images like these. Two detectors on the *same* images are compared with `ap_difference_interval`:
+each resample draws the same images for both, so what both get right or wrong cancels out and
+the interval of the difference is far narrower than either model's own.
 
 Evaluation images are the held-out frames resampled to the asked GSD (area average and a 0.5 px
 Gaussian PSF, no noise: deterministic). Each image is then read for the model as a scene of that
@@ -23,7 +25,7 @@ backgrounds that training never saw.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -209,30 +211,52 @@ def _ap(
     return float(sampled.mean()), recall, precision
 
 
-def ap_interval(
-    tp: npt.NDArray[np.bool_],
-    image_of: npt.NDArray[np.int64],
-    gts_per_image: npt.NDArray[np.int64],
-    resamples: int = BOOTSTRAP_RESAMPLES,
-    seed: int = BOOTSTRAP_SEED,
-) -> tuple[float, float]:
-    """The central INTERVAL of AP over bootstrap resamples of the images.
+@dataclass(frozen=True)
+class Matches:
+    """A class's IoU-0.5 matches on an evaluation set, as the bootstrap needs them: `tp` of the
+    score-sorted predictions, `image_of` the index (among the images labelled for the class) of
+    each one's image, and `gts_per_image` every such image's object count (images without objects
+    included: their false alarms count)."""
 
-    `tp` are the score-sorted predictions' matches, `image_of` the index of each one's image and
-    `gts_per_image` the object count of every image of the class (images without objects
-    included: their false alarms count).
-    """
+    tp: npt.NDArray[np.bool_]
+    image_of: npt.NDArray[np.int64]
+    gts_per_image: npt.NDArray[np.int64]
+
+    def ap(self, times: npt.NDArray[np.float64]) -> float:
+        """AP50 with each image counted `times[i]` times (NaN when no object is drawn)."""
+        n_gt = float(times @ self.gts_per_image)
+        return _ap(self.tp, n_gt, times[self.image_of])[0] if n_gt > 0 else float("nan")
+
+
+def _bootstrap(
+    n_images: int, stat: Callable[[npt.NDArray[np.float64]], float], seed: int = BOOTSTRAP_SEED
+) -> tuple[float, float]:
+    """The central INTERVAL of `stat` over BOOTSTRAP_RESAMPLES resamples of the images."""
     rng = np.random.default_rng(seed)
-    n = len(gts_per_image)
-    aps = []
-    for _ in range(resamples):
-        times = np.bincount(rng.integers(0, n, n), minlength=n).astype(np.float64)
-        n_gt = float(times @ gts_per_image)
-        if n_gt > 0:
-            aps.append(_ap(tp, n_gt, times[image_of])[0])
+    values = []
+    for _ in range(BOOTSTRAP_RESAMPLES):
+        times = np.bincount(rng.integers(0, n_images, n_images), minlength=n_images)
+        v = stat(times.astype(np.float64))
+        if not np.isnan(v):
+            values.append(v)
+    if not values:
+        return float("nan"), float("nan")
     tail = (1 - INTERVAL) / 2
-    lo, hi = np.quantile(aps, [tail, 1 - tail]) if aps else (float("nan"), float("nan"))
+    lo, hi = np.quantile(values, [tail, 1 - tail])
     return float(lo), float(hi)
+
+
+def ap_interval(m: Matches) -> tuple[float, float]:
+    """The 90% bootstrap interval of AP50 over the images."""
+    return _bootstrap(len(m.gts_per_image), m.ap)
+
+
+def ap_difference_interval(a: Matches, b: Matches) -> tuple[float, float]:
+    """The 90% bootstrap interval of AP50(a) - AP50(b), two detectors on the *same* images: each
+    resample draws the same images for both, so what both get right or wrong cancels out."""
+    if not np.array_equal(a.gts_per_image, b.gts_per_image):
+        raise ValueError("paired AP needs both detectors' matches on the same images")
+    return _bootstrap(len(a.gts_per_image), lambda t: a.ap(t) - b.ap(t))
 
 
 def evaluate(
@@ -288,11 +312,12 @@ def evaluate(
         with_class = sorted(per_class_gts[cls])
         image_of = np.searchsorted(with_class, [img for img, _ in preds]).astype(np.int64)
         gts_per_image = np.array([len(per_class_gts[cls][i]) for i in with_class], dtype=np.int64)
+        matches = Matches(tp_50, image_of, gts_per_image)
         report[cls.value] = {
             "images": len(per_class_gts[cls]),
             "objects": n_gt,
             "AP50": aps[0],
-            "AP50_interval": ap_interval(tp_50, image_of, gts_per_image),
+            "AP50_interval": ap_interval(matches),
             "AP50_95": float(np.mean(aps)),
             "operating_threshold": operating.get(cls, 0.3),
             "precision": tp_op / n_op if n_op else 0.0,
@@ -304,6 +329,7 @@ def evaluate(
             "best_f1_threshold": best_f1_threshold,
             "curve": curve,
             "scored": (scores, tp_50),
+            "matches": matches,
         }
     return report
 
