@@ -10,8 +10,13 @@ detector alike (a comparison, not an absolute figure). Each background is drawn 
 times (seeds SEED, SEED+1, ...), `--groups` object groups each, and read at the backgrounds'
 own GSD (interpolated up to the model's working GSD, as inference does).
 
+With `--paired-with DEFAULT [DEFAULT ...]` (one per MODEL) each default is evaluated on the same
+scenes too, and its model's figures carry `AP50_minus_default_90pct`: per class, the 90% paired
+bootstrap interval over the images of the model's AP50 minus the default's
+(`train.evaluate.ap_difference_interval`), and of the mean generated AP50's difference.
+
     .venv/bin/python benchmarks/selection_split_ap.py MODEL [MODEL ...] --backgrounds DIR \
-        --gsd 0.6 --seed N > figures.json
+        --gsd 0.6 --seed N [--paired-with DEFAULT ...] > figures.json
 """
 
 from __future__ import annotations
@@ -20,12 +25,13 @@ import argparse
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from sitewatch.core.models import ObjectClass
 from sitewatch.detect.onnx import load_detector
 from sitewatch.detect.run import DetectOptions
 from sitewatch.train.dataset import GENERATED_CLASSES
-from sitewatch.train.evaluate import evaluate, generated_eval_set
+from sitewatch.train.evaluate import ap_difference_interval, evaluate, generated_eval_set
 from sitewatch.train.labels import LabelledImage
 
 
@@ -37,7 +43,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, required=True)
     ap.add_argument("--draws", type=int, default=4)
     ap.add_argument("--groups", type=int, default=24)
+    ap.add_argument("--paired-with", type=Path, nargs="+", help="one default per model")
     args = ap.parse_args()
+    if args.paired_with and len(args.paired_with) != len(args.models):
+        raise SystemExit("--paired-with names one default per model")
     tiles = sorted(args.backgrounds.glob("*.tif"))
     if not tiles:
         raise SystemExit(f"no .tif under {args.backgrounds}")
@@ -55,16 +64,35 @@ def main() -> None:
         "draws": args.draws,
         "groups": args.groups,
     }
-    for path in args.models:
+
+    def report_of(path: Path) -> dict[str, Any]:
         detector = load_detector(path, score_floor=0.05)
         operating = {c: detector.spec.threshold(c) for c in ObjectClass}
-        report = evaluate(detector, items, DetectOptions(overlap_px=64), operating)
+        return evaluate(detector, items, DetectOptions(overlap_px=64), operating)
+
+    for k, path in enumerate(args.models):
+        report = report_of(path)
         ap50 = {c.value: round(report[c.value]["AP50"], 4) for c in GENERATED_CLASSES}
-        out[path.name] = {
+        figures: dict[str, Any] = {
             "AP50": ap50,
             "objects": {c.value: report[c.value]["objects"] for c in GENERATED_CLASSES},
             "mean_generated_AP50": round(sum(ap50.values()) / len(ap50), 4),
         }
+        if args.paired_with:
+            default = report_of(args.paired_with[k])
+            figures["paired_with"] = args.paired_with[k].name
+            pairs = {
+                c.value: (report[c.value]["matches"], default[c.value]["matches"])
+                for c in GENERATED_CLASSES
+            }
+            figures["AP50_minus_default_90pct"] = {
+                cls: [round(x, 4) for x in ap_difference_interval([pair])]
+                for cls, pair in pairs.items()
+            }
+            figures["mean_generated_AP50_minus_default_90pct"] = [
+                round(x, 4) for x in ap_difference_interval(list(pairs.values()))
+            ]
+        out[path.name] = figures
     print(json.dumps(out, indent=1))
 
 

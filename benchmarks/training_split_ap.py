@@ -50,7 +50,9 @@ def main() -> None:
         out["paired_with"] = args.paired_with.name
         out["AP50_minus_default_90pct"] = {
             name.removesuffix(" m"): {
-                cls: [round(x, 4) for x in ap_difference_interval(r["matches"], o[cls]["matches"])]
+                cls: [
+                    round(x, 4) for x in ap_difference_interval([(r["matches"], o[cls]["matches"])])
+                ]
                 for cls, r in rep.items()
                 for o in [other[name]]
             }

@@ -113,14 +113,18 @@ def test_two_detectors_on_the_same_images_are_compared_paired() -> None:
     a = evaluate(ListDetector(good), images, opts, op)["small_vehicle"]
     b = evaluate(ListDetector(worse), images, opts, op)["small_vehicle"]
     assert a["AP50"] > b["AP50"]
-    lo, hi = ap_difference_interval(a["matches"], b["matches"])
+    lo, hi = ap_difference_interval([(a["matches"], b["matches"])])
     assert 0 < lo <= a["AP50"] - b["AP50"] <= hi
     # narrower than either model's own interval: what both get right or wrong cancels out
     assert hi - lo < a["AP50_interval"][1] - a["AP50_interval"][0]
-    assert ap_difference_interval(a["matches"], a["matches"]) == (0.0, 0.0)
+    assert ap_difference_interval([(a["matches"], a["matches"])]) == (0.0, 0.0)
+    # a mean over classes: the same resamples for every pair, so a second, unchanged class
+    # halves each resample's difference
+    half = ap_difference_interval([(a["matches"], b["matches"]), (a["matches"], a["matches"])])
+    assert half == pytest.approx((lo / 2, hi / 2))
     other = evaluate(ListDetector(good[:6]), images[:6], opts, op)["small_vehicle"]
     with pytest.raises(ValueError, match="same images"):
-        ap_difference_interval(a["matches"], other["matches"])
+        ap_difference_interval([(a["matches"], other["matches"])])
 
 
 def test_rotated_iou_and_envelope_iou() -> None:

@@ -214,9 +214,9 @@ def _ap(
 @dataclass(frozen=True)
 class Matches:
     """A class's IoU-0.5 matches on an evaluation set, as the bootstrap needs them: `tp` of the
-    score-sorted predictions, `image_of` the index (among the images labelled for the class) of
-    each one's image, and `gts_per_image` every such image's object count (images without objects
-    included: their false alarms count)."""
+    score-sorted predictions, `image_of` the index of each one's image in the evaluation set,
+    and `gts_per_image` the class's object count in every image of the set (0 where there is
+    none or the class is not labelled; an image without objects still adds its false alarms)."""
 
     tp: npt.NDArray[np.bool_]
     image_of: npt.NDArray[np.int64]
@@ -251,12 +251,16 @@ def ap_interval(m: Matches) -> tuple[float, float]:
     return _bootstrap(len(m.gts_per_image), m.ap)
 
 
-def ap_difference_interval(a: Matches, b: Matches) -> tuple[float, float]:
-    """The 90% bootstrap interval of AP50(a) - AP50(b), two detectors on the *same* images: each
-    resample draws the same images for both, so what both get right or wrong cancels out."""
-    if not np.array_equal(a.gts_per_image, b.gts_per_image):
+def ap_difference_interval(pairs: Sequence[tuple[Matches, Matches]]) -> tuple[float, float]:
+    """The 90% bootstrap interval of the mean over `pairs` of AP50(a) - AP50(b): two detectors'
+    matches on the *same* evaluation set, one pair per class (one pair: that class's
+    difference). Each resample draws the same images for both detectors and every class, so
+    what both get right or wrong cancels out."""
+    sizes = {len(m.gts_per_image) for pair in pairs for m in pair}
+    same = all(np.array_equal(a.gts_per_image, b.gts_per_image) for a, b in pairs)
+    if len(sizes) != 1 or not same:
         raise ValueError("paired AP needs both detectors' matches on the same images")
-    return _bootstrap(len(a.gts_per_image), lambda t: a.ap(t) - b.ap(t))
+    return _bootstrap(sizes.pop(), lambda t: float(np.mean([a.ap(t) - b.ap(t) for a, b in pairs])))
 
 
 def evaluate(
@@ -309,10 +313,11 @@ def evaluate(
                 best_f1_threshold = float(scores[int(f1.argmax())]) if len(tp) else 1.0
         pairs = np.array(counts[cls], dtype=float)
         with_gt = pairs[pairs[:, 0] > 0]
-        with_class = sorted(per_class_gts[cls])
-        image_of = np.searchsorted(with_class, [img for img, _ in preds]).astype(np.int64)
-        gts_per_image = np.array([len(per_class_gts[cls][i]) for i in with_class], dtype=np.int64)
-        matches = Matches(tp_50, image_of, gts_per_image)
+        matches = Matches(
+            tp_50,
+            np.array([img for img, _ in preds], dtype=np.int64),
+            np.array([len(per_class_gts[cls].get(i, ())) for i in range(len(images))]),
+        )
         report[cls.value] = {
             "images": len(per_class_gts[cls]),
             "objects": n_gt,
