@@ -3,6 +3,9 @@ objects that land where their labels say."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -10,6 +13,7 @@ from sitewatch.core.models import Detection, ModelInfo, ObjectClass, OrientedBox
 from sitewatch.detect.run import DetectOptions
 from sitewatch.train.dataset import Target
 from sitewatch.train.evaluate import EvalImage, _ap, ap_difference_interval, evaluate, iou
+from sitewatch.train.release import metrics_section
 from sitewatch.train.synth import add_generated
 
 SV = ObjectClass.SMALL_VEHICLE
@@ -246,3 +250,15 @@ def test_drawn_objects_are_blurred_like_their_background_and_the_rest_is_untouch
     step = lambda a: np.abs(np.diff(a[0, 20])).max()  # noqa: E731
     assert step(soft) < 0.6 * step(sharp)  # edges softened
     assert soft.sum() == pytest.approx(sharp.sum(), rel=1e-3)  # energy kept, nothing added
+
+
+def test_the_model_card_shows_each_ap50_with_its_interval(tmp_path: Path) -> None:
+    row = {"objects": 42, "AP50": 0.6, "AP50_95": 0.3, "precision": 0.7, "recall": 0.5}
+    row |= {"count_MAE": 1.0, "count_MAPE": None, "AP50_interval": [0.5, 0.69]}
+    older = {k: v for k, v in row.items() if k != "AP50_interval"}
+    doc = {"model": "m.onnx", "model_sha256": "0" * 64}
+    doc["results"] = {"generated 0.3 m": {"large_vehicle": row, "crane": older}}
+    (tmp_path / "eval.json").write_text(json.dumps(doc))
+    text = metrics_section(tmp_path / "eval.json")
+    assert "| generated 0.3 m | large_vehicle | 42 | 0.600 | 0.50-0.69 | 0.300 |" in text
+    assert "| generated 0.3 m | crane | 42 | 0.600 | - | 0.300 |" in text  # made before intervals

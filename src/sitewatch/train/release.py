@@ -178,14 +178,19 @@ def metrics_section(eval_json: Path) -> str:
     for setting, rep in doc["results"].items():
         for cls, r in rep.items():
             mape = "-" if r["count_MAPE"] is None else f"{r['count_MAPE']:.1%}"
+            interval = (
+                "-" if "AP50_interval" not in r else "{:.2f}-{:.2f}".format(*r["AP50_interval"])
+            )
             rows.append(
-                f"| {setting} | {cls} | {r['objects']} | {r['AP50']:.3f} | {r['AP50_95']:.3f} "
-                f"| {r['precision']:.3f} | {r['recall']:.3f} | {r['count_MAE']:.2f} | {mape} |"
+                f"| {setting} | {cls} | {r['objects']} | {r['AP50']:.3f} | {interval} "
+                f"| {r['AP50_95']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} "
+                f"| {r['count_MAE']:.2f} | {mape} |"
             )
     return (
-        f"Evaluated model: `{doc['model']}` (sha256 `{doc['model_sha256'][:16]}`).\n\n"
-        "| setting | class | objects | AP50 | AP50:95 | P | R | count MAE | count MAPE |\n"
-        "|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows)
+        f"Evaluated model: `{doc['model']}` (sha256 `{doc['model_sha256'][:16]}`). AP50 90%: a "
+        "bootstrap interval over the images.\n\n"
+        "| setting | class | objects | AP50 | AP50 90% | AP50:95 | P | R | count MAE | count MAPE |\n"
+        "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows)
     )
 
 
