@@ -6,10 +6,12 @@ conditions hold; the speed and alerting conditions are measured by their own ben
 
     .venv/bin/python benchmarks/adoption_record.py FOLDER CANDIDATE DEFAULT --config CONFIG \
         --seed N [--focus CLASS] [--focus-rule higher|not-lower|within] [--rule FILE] \
-        > FOLDER/../adoption-training-split.json
+        [--int8-default VERSION] > FOLDER/../adoption-training-split.json
 
 `--config` is the configuration whose split the scenes were drawn on; `--rule` the one that states
-the rule (the same file unless named). Where the candidate's figures were made with
+the rule (the same file unless named); `--int8-default` the version whose int8 twin the
+candidate's is compared with (the default's unless named: a re-quantised twin of the same
+weights, say). Where the candidate's figures were made with
 `training_split_ap.py --paired-with DEFAULT`, the record adds their paired 90% bootstrap
 intervals of each difference, for information: the conditions are read on the differences.
 
@@ -75,6 +77,9 @@ def main() -> None:
         default="higher",
     )
     ap.add_argument("--rule", help="the configuration that states the rule (default: --config)")
+    ap.add_argument(
+        "--int8-default", help="the version whose int8 twin the candidate's is compared with"
+    )
     args = ap.parse_args()
     rule = args.rule or args.config
     out: dict[str, Any] = {
@@ -86,13 +91,16 @@ def main() -> None:
         "training frame and the training backgrounds; 0.3 m and 0.5 m",
     }
     every = True
-    for twin, suffix in (("fp32", ""), ("int8", "-int8")):
+    for twin, suffix, default in (
+        ("fp32", "", args.default),
+        ("int8", "-int8", args.int8_default or args.default),
+    ):
         new = json.loads((args.folder / f"sitewatch-det-{args.candidate}{suffix}.json").read_text())
-        old = json.loads((args.folder / f"sitewatch-det-{args.default}{suffix}.json").read_text())
+        old = json.loads((args.folder / f"sitewatch-det-{default}{suffix}.json").read_text())
         result = conditions(new, old, args.focus_rule, args.focus)
-        out[f"differences_{args.candidate}_minus_{args.default}_{twin}"] = result["differences"]
+        out[f"differences_{args.candidate}_minus_{default}_{twin}"] = result["differences"]
         out[f"holds_{twin}"] = result["holds"]
-        if new.get("paired_with") == f"sitewatch-det-{args.default}{suffix}.onnx":
+        if new.get("paired_with") == f"sitewatch-det-{default}{suffix}.onnx":
             out[f"paired_90pct_intervals_{twin}"] = new["AP50_minus_default_90pct"]
         every &= all(result["holds"].values())
     out["detection_conditions_hold"] = every
