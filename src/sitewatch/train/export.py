@@ -8,9 +8,11 @@ products into 16 bits and saturates; with full-range weights the sums overflow, 
 file gives other detections than on a VNNI CPU. Measured on such a machine (AMD EPYC, AVX2,
 onnxruntime 1.32), held-out, 0.3 m: 0.15.0's 8-bit twin counted cars with MAPE 13.1% (7.5% on the
 VNNI machine its figures were made on; fp32 6.9%) and found cranes at AP50 0.524 (fp32 0.642);
-the same weights quantised with 7 bits gave 7.5% and 0.574, as fast. Asymmetric uint8 weights
-(U8U8) also avoid the overflow but ran as slowly as fp32. The int8 twin is the default, so its
-figures must not depend on the CPU it runs on.
+the same weights quantised with 7 bits gave 7.5% and 0.574, and ran end to end in 5.11 s against
+5.45 s for the 8-bit twin (BENCHMARKS.md). Asymmetric uint8 weights (U8U8) also avoid the
+overflow but timed as slowly as fp32 on one-thread tiles. The int8 twin is the default, so its
+figures must not depend on the CPU it runs on. On a VNNI CPU 7 bits can only lose precision
+against 8; not measured (configs/train-det-0.15.1.yaml).
 
 The exporter folds each batch norm into the convolution before it (eval mode), so the graph holds
 convolutions only; train/from_onnx.py unfolds them to continue training from a released model.
