@@ -13,7 +13,8 @@ resample only reweights each image's already-matched detections; 1,000 resamples
 seed, so the interval is reproducible. It says how far a figure could move on another draw of
 images like these. Two detectors on the *same* images are compared with `ap_difference_interval`:
 each resample draws the same images for both, so what both get right or wrong cancels out and
-the interval of the difference is far narrower than either model's own.
+the interval of the difference is usually narrower than either model's own (a test shows it on a case
+whose answer is known).
 
 Evaluation images are the held-out frames resampled to the asked GSD (area average and a 0.5 px
 Gaussian PSF, no noise: deterministic). Each image is then read for the model as a scene of that
