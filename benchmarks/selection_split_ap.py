@@ -31,7 +31,12 @@ from sitewatch.core.models import ObjectClass
 from sitewatch.detect.onnx import load_detector
 from sitewatch.detect.run import DetectOptions
 from sitewatch.train.dataset import GENERATED_CLASSES
-from sitewatch.train.evaluate import ap_difference_interval, evaluate, generated_eval_set
+from sitewatch.train.evaluate import (
+    ap_difference_interval,
+    evaluate,
+    generated_eval_set,
+    paired_intervals,
+)
 from sitewatch.train.labels import LabelledImage
 
 
@@ -70,6 +75,7 @@ def main() -> None:
         operating = {c: detector.spec.threshold(c) for c in ObjectClass}
         return evaluate(detector, items, DetectOptions(overlap_px=64), operating)
 
+    generated = [c.value for c in GENERATED_CLASSES]
     for k, path in enumerate(args.models):
         report = report_of(path)
         ap50 = {c.value: round(report[c.value]["AP50"], 4) for c in GENERATED_CLASSES}
@@ -81,16 +87,14 @@ def main() -> None:
         if args.paired_with:
             default = report_of(args.paired_with[k])
             figures["paired_with"] = args.paired_with[k].name
-            pairs = {
-                c.value: (report[c.value]["matches"], default[c.value]["matches"])
-                for c in GENERATED_CLASSES
-            }
             figures["AP50_minus_default_90pct"] = {
-                cls: [round(x, 4) for x in ap_difference_interval([pair])]
-                for cls, pair in pairs.items()
+                cls: [round(x, 4) for x in interval]
+                for cls, interval in paired_intervals(report, default).items()
+                if cls in generated
             }
+            pairs = [(report[c]["matches"], default[c]["matches"]) for c in generated]
             figures["mean_generated_AP50_minus_default_90pct"] = [
-                round(x, 4) for x in ap_difference_interval(list(pairs.values()))
+                round(x, 4) for x in ap_difference_interval(pairs)
             ]
         out[path.name] = figures
     print(json.dumps(out, indent=1))

@@ -23,7 +23,7 @@ from pathlib import Path
 from sitewatch.core.models import ObjectClass
 from sitewatch.train.config import load_train_config
 from sitewatch.train.data import load_split
-from sitewatch.train.evaluate import ap_difference_interval
+from sitewatch.train.evaluate import paired_intervals
 from sitewatch.train.release import CALIBRATION_SEED, training_split_reports
 
 
@@ -50,11 +50,8 @@ def main() -> None:
         out["paired_with"] = args.paired_with.name
         out["AP50_minus_default_90pct"] = {
             name.removesuffix(" m"): {
-                cls: [
-                    round(x, 4) for x in ap_difference_interval([(r["matches"], o[cls]["matches"])])
-                ]
-                for cls, r in rep.items()
-                for o in [other[name]]
+                cls: [round(x, 4) for x in interval]
+                for cls, interval in paired_intervals(rep, other[name]).items()
             }
             for name, rep in reports.items()
         }

@@ -12,7 +12,14 @@ import pytest
 from sitewatch.core.models import Detection, ModelInfo, ObjectClass, OrientedBox
 from sitewatch.detect.run import DetectOptions
 from sitewatch.train.dataset import Target
-from sitewatch.train.evaluate import EvalImage, _ap, ap_difference_interval, evaluate, iou
+from sitewatch.train.evaluate import (
+    EvalImage,
+    _ap,
+    ap_difference_interval,
+    evaluate,
+    iou,
+    paired_intervals,
+)
 from sitewatch.train.release import metrics_section
 from sitewatch.train.synth import add_generated
 
@@ -118,6 +125,9 @@ def test_two_detectors_on_the_same_images_are_compared_paired() -> None:
     b = evaluate(ListDetector(worse), images, opts, op)["small_vehicle"]
     assert a["AP50"] > b["AP50"]
     lo, hi = ap_difference_interval([(a["matches"], b["matches"])])
+    assert paired_intervals({"small_vehicle": a}, {"small_vehicle": b}) == {
+        "small_vehicle": (lo, hi)
+    }
     assert 0 < lo <= a["AP50"] - b["AP50"] <= hi
     # narrower than either model's own interval: what both get right or wrong cancels out
     assert hi - lo < a["AP50_interval"][1] - a["AP50_interval"][0]

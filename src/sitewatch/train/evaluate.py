@@ -264,6 +264,16 @@ def ap_difference_interval(pairs: Sequence[tuple[Matches, Matches]]) -> tuple[fl
     return _bootstrap(sizes.pop(), lambda t: float(np.mean([a.ap(t) - b.ap(t) for a, b in pairs])))
 
 
+def paired_intervals(a: dict[str, Any], b: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """Per class of two `evaluate` reports on the same images, the 90% paired bootstrap interval
+    of AP50(a) - AP50(b)."""
+    return {
+        cls: ap_difference_interval([(r["matches"], b[cls]["matches"])])
+        for cls, r in a.items()
+        if cls in b
+    }
+
+
 def evaluate(
     detector: Detector,
     images: Sequence[EvalImage],
