@@ -230,10 +230,11 @@ class Matches:
 
 
 def _bootstrap(
-    n_images: int, stat: Callable[[npt.NDArray[np.float64]], float], seed: int = BOOTSTRAP_SEED
+    n_images: int, stat: Callable[[npt.NDArray[np.float64]], float]
 ) -> tuple[float, float]:
-    """The central INTERVAL of `stat` over BOOTSTRAP_RESAMPLES resamples of the images."""
-    rng = np.random.default_rng(seed)
+    """The central INTERVAL of `stat` over BOOTSTRAP_RESAMPLES resamples of the images (always
+    the same resamples: BOOTSTRAP_SEED)."""
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
     values = []
     for _ in range(BOOTSTRAP_RESAMPLES):
         times = np.bincount(rng.integers(0, n_images, n_images), minlength=n_images)
