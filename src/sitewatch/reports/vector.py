@@ -24,6 +24,7 @@ import shapely
 from sitewatch.errors import InputError
 
 Columns = Mapping[str, npt.NDArray[Any]]
+GEOJSON_CHUNK = 4096  # features formatted per write: bounded memory, few calls
 
 
 def _check_writable(path: Path) -> None:
@@ -42,6 +43,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _plain_list(values: npt.NDArray[Any]) -> list[Any]:
+    """Python values of a column slice (numpy scalars become Python numbers)."""
+    array = np.asarray(values)
+    plain: list[Any] = array.tolist()
+    return [_plain(v) for v in plain] if array.dtype == object else plain
+
+
 def write_geojson(
     path: Path, polygons: npt.NDArray[Any], columns: Columns, meta: Mapping[str, Any]
 ) -> Path:
@@ -56,15 +64,18 @@ def write_geojson(
             f.write('{"type": "FeatureCollection", "sitewatch": ')
             f.write(json.dumps(dict(meta), default=str))
             f.write(', "features": [\n')
-            for i, geometry in enumerate(geometries):
-                props = {n: _plain(columns[n][i]) for n in names}
-                if i:
+            for start in range(0, len(geometries), GEOJSON_CHUNK):
+                stop = start + GEOJSON_CHUNK
+                values = [_plain_list(columns[n][start:stop]) for n in names]
+                f.write(
+                    ",\n".join(
+                        f'{{"type": "Feature", "geometry": {geometry}, "properties": '
+                        f"{json.dumps(dict(zip(names, row, strict=True)))}}}"
+                        for geometry, *row in zip(geometries[start:stop], *values, strict=True)
+                    )
+                )
+                if stop < len(geometries):
                     f.write(",\n")
-                f.write('{"type": "Feature", "geometry": ')
-                f.write(str(geometry))
-                f.write(', "properties": ')
-                f.write(json.dumps(props))
-                f.write("}")
             f.write("\n]}\n")
         tmp.replace(path)
     except OSError as exc:
