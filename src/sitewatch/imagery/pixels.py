@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import rasterio
 from affine import Affine
-from rasterio.enums import ColorInterp, Resampling
+from rasterio.enums import ColorInterp, MaskFlags, Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 
@@ -118,6 +118,7 @@ class RasterTiles:
         self.scale = scale
         self._env: Any = None
         self._ds: Any = None
+        self._all_valid = False
 
     def __enter__(self) -> RasterTiles:
         try:
@@ -126,6 +127,9 @@ class RasterTiles:
             self._ds = rasterio.open(self.path)
             self.bands = _rgb_bands(self._ds)
             self.stretch = _stretch(self._ds, self.bands)
+            self._all_valid = all(
+                self._ds.mask_flag_enums[b - 1] == [MaskFlags.all_valid] for b in self.bands
+            )
         except RasterioError as exc:
             self.__exit__(None, None, None)
             raise ImageryReadError(f"{self.path}: cannot open ({exc})") from exc
@@ -171,6 +175,14 @@ class RasterTiles:
         """RGB (3, rows, cols) and valid mask (rows, cols) of an output-pixel window."""
         s = self.scale
         window = Window(col * s, row * s, cols * s, rows * s)
+        if s == 1 and self._all_valid and self.stretch is None:
+            # the common case (an 8-bit scene without nodata, mask or alpha, read at its own
+            # GSD): the pixels as decoded, without a mask to read, resample or copy
+            try:
+                pixels: U8 = self._ds.read(self.bands, window=window)
+            except RasterioError as exc:
+                raise ImageryReadError(f"{self.path}: cannot read window {window} ({exc})") from exc
+            return pixels, np.ones((rows, cols), dtype=bool)
         try:
             data = self._ds.read(
                 self.bands,
