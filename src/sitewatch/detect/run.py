@@ -109,8 +109,6 @@ def detect_tiled(
     if options.batch < 1:
         raise ConfigError(f"batch {options.batch}: must be at least 1")
     tiles = tile_image(rows, cols, tile_px, options.overlap_for(tile_px))
-    size_r, size_c = min(tile_px, rows), min(tile_px, cols)
-    size_r, size_c = _round_up(size_r), _round_up(size_c)
     owned: list[Detection] = []
     near: list[Detection] = []  # centres close to an inner core edge: may be seen twice
     pieces: list[Detection] = []  # footprint boxes cut by an inner tile border: joined after
@@ -133,17 +131,24 @@ def detect_tiled(
                     whole.append(d)
             for d in merge_detections([(tile, whole)]):
                 # a whole footprint object may meet a neighbour's piece of it anywhere that
-                # neighbour reaches (the last tiles of a row overlap more than the band)
+                # neighbour reaches, not only within the band of a core edge
                 edge = d.object_class in footprint or _near_inner_edge(tile, d, band, rows, cols)
                 (near if edge else owned).append(d)
         pending.clear()
 
     for done, (tile, (pixels, valid)) in enumerate(_prefetched(tiles, read_tile, options.batch), 1):
-        if not valid.any() or _is_empty(pixels, valid):
+        all_valid = bool(valid.all())
+        if not (all_valid or valid.any()) or _is_empty(pixels, valid, all_valid):
             skipped += 1
         else:
-            padded = np.zeros((3, size_r, size_c), dtype=np.uint8)
-            padded[:, : tile.rows, : tile.cols] = np.where(valid[None], pixels, 0)
+            shape = (3, _round_up(tile.rows), _round_up(tile.cols))
+            if all_valid and pixels.shape == shape:
+                padded = pixels  # nothing to mask or pad
+            else:
+                padded = np.zeros(shape, dtype=np.uint8)
+                padded[:, : tile.rows, : tile.cols] = np.where(valid[None], pixels, 0)
+            if pending and pending[0][1].shape != shape:
+                flush()  # a batch holds tiles of one size (the last of a row is shorter)
             pending.append((tile, padded))
             run += 1
             if len(pending) >= options.batch:
@@ -214,8 +219,8 @@ def _round_up(n: int, multiple: int = 32) -> int:
     return -(-n // multiple) * multiple
 
 
-def _is_empty(pixels: npt.NDArray[np.uint8], valid: npt.NDArray[np.bool_]) -> bool:
-    if valid.all():  # the common case, without copying the pixels
+def _is_empty(pixels: npt.NDArray[np.uint8], valid: npt.NDArray[np.bool_], all_valid: bool) -> bool:
+    if all_valid:  # the common case, without copying the pixels
         flat = pixels.reshape(pixels.shape[0], -1)
         return bool((flat.max(axis=1) == flat.min(axis=1)).all())
     values = pixels[:, valid]
