@@ -45,13 +45,11 @@ def main() -> None:
         work_gsd_m=config.work_gsd_m,
         mask_classes=spec.mask_classes,
     )
-    name = detector.session.get_inputs()[0].name
     s_ = spec.stride
     counts = np.zeros((len(spec.mask_classes), 3), dtype=np.int64)  # tp, fp, fn
     for _ in range(args.crops):
         sample = source.sample()
-        image = sample.image[None].astype(np.float32)
-        masks = detector.session.run(None, {name: image})[2][0]
+        masks = detector.raw_outputs(sample.image[None])[2][0]
         coverage, known = footprint_cells([sample], s_)
         truth = coverage[0] > 0.5
         known = known[0] & sample.valid[::s_, ::s_][None]

@@ -23,6 +23,7 @@ from sitewatch.detect.spec import METADATA_KEY, ModelSpec, spec_from_metadata, s
 from sitewatch.errors import MissingDependencyError, ModelError
 
 YOLO_NMS_IOU = 0.5  # YOLO exports give candidates before NMS; it runs here, per tile
+NHWC_OFF = ["NhwcTransformer"]  # see open_session
 
 
 def _ort() -> Any:
@@ -43,14 +44,31 @@ def file_sha256(path: Path) -> str:
 
 
 def open_session(path: Path, threads: int = 0) -> Any:
-    """An onnxruntime CPU session (`threads` intra-op threads, 0: onnxruntime's choice)."""
+    """An onnxruntime CPU session (`threads` intra-op threads, 0: onnxruntime's choice).
+
+    onnxruntime's NHWC layout transformer is turned off (`NHWC_OFF`). It runs quantised
+    convolutions channels-last, which saves their internal transposes, but it moves the
+    nearest-neighbour 2x upsampling of the decoder to its channels-last Resize, which is not
+    vectorised: on 1024 px tiles of the int8 default, the three upsamplings took 14 ms channels
+    last against 0.5 ms channels first, and the convolutions 41 ms against 50 ms (onnxruntime
+    1.32, profiled on the AVX2 machine of BENCHMARKS.md). The outputs are bit-identical either
+    way. fp32 graphs are not affected (they run in onnxruntime's blocked NCHWc layout).
+
+    Its worker threads do not spin waiting for work: between two tiles they would take the
+    cores from the thread reading the next tile and from the decoding of this one. Measured end
+    to end on the 6144 px scene of benchmarks/bench_detect.py, six runs each, interleaved:
+    median 4.07 s without spinning against 4.49 s with it.
+    """
     ort = _ort()
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(
+            str(path), options, providers=["CPUExecutionProvider"], disabled_optimizers=NHWC_OFF
+        )
     except Exception as exc:
         raise ModelError(f"{path}: not an ONNX model onnxruntime can load ({exc})") from exc
 
@@ -98,6 +116,7 @@ class OnnxDetector:
             dtype=np.float32,
         )
         self._input = self.session.get_inputs()[0]
+        self._uint8_input = self._input.type == "tensor(uint8)"
         self.fixed_batch = self._input.shape[0] if isinstance(self._input.shape[0], int) else None
         self._check()
 
@@ -115,7 +134,7 @@ class OnnxDetector:
                 f"{[tuple(i.shape) for i in inputs]}"
             )
         size = spec.input_px if spec.layout != "sitewatch" else 64
-        outputs = self._run(np.zeros((1, 3, size, size), dtype=np.uint8))
+        outputs = self.raw_outputs(np.zeros((1, 3, size, size), dtype=np.uint8))
         shapes = [tuple(o.shape) for o in outputs]
         nc = len(spec.classes)
         if spec.layout == "sitewatch":
@@ -132,10 +151,17 @@ class OnnxDetector:
                 f"{spec.path}: outputs {shapes} do not match layout {spec.layout}: expected {want}"
             )
 
-    def _run(self, batch: npt.NDArray[np.uint8]) -> list[npt.NDArray[np.float32]]:
-        x = batch.astype(np.float32)
-        if self.spec.layout != "sitewatch":
-            x /= 255.0
+    def raw_outputs(self, batch: npt.NDArray[np.uint8]) -> list[npt.NDArray[np.float32]]:
+        """The model's outputs for an (N, 3, H, W) uint8 batch, before decoding. A model whose
+        input is uint8 (sitewatch int8 twins since 0.15.2, train/export.py) takes the pixels
+        as they are; a float model takes them as float32, 0-255 (sitewatch) or 0-1 (YOLO)."""
+        x: npt.NDArray[Any]
+        if self._uint8_input:
+            x = np.ascontiguousarray(batch, dtype=np.uint8)
+        else:
+            x = batch.astype(np.float32)
+            if self.spec.layout != "sitewatch":
+                x = x / np.float32(255.0)
         try:
             return [np.asarray(o) for o in self.session.run(None, {self._input.name: x})]
         except Exception as exc:
@@ -149,7 +175,7 @@ class OnnxDetector:
 
     def _predict(self, batch: npt.NDArray[np.uint8]) -> list[list[Detection]]:
         spec = self.spec
-        outputs = self._run(batch)
+        outputs = self.raw_outputs(batch)
         result = []
         for i in range(batch.shape[0]):
             if spec.layout == "sitewatch":
