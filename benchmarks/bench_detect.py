@@ -13,7 +13,10 @@ Each measurement runs in a fresh child process; peak memory is its VmHWM.
 
     .venv/bin/python benchmarks/bench_detect.py [--skip-memory] [--repeat 2] [--batch N]
 
-`--batch` sets the tiles per inference call (default: DetectOptions' default, 1); `--only NAME`
+"Inference alone" is the scene's megapixels over the time spent in the detector's predict
+(network and decoding); the share of the matmul peak counts the pixels the network ran on,
+overlaps and padding included. `--batch` sets the tiles per inference call (default:
+DetectOptions' default, 1); `--tile` the tile size (default: the model's); `--only NAME`
 times only the models whose name contains NAME; `--model PATH` adds a model file to the list (an
 experiment's, say), named by its file name.
 """
@@ -119,7 +122,7 @@ def _vm_hwm_mb() -> float:
     return 0.0
 
 
-def child(model: str, scene: str, out: str, batch_size: str = "0") -> None:
+def child(model: str, scene: str, out: str, batch_size: str = "0", tile: str = "0") -> None:
     from sitewatch.detect.onnx import load_detector
     from sitewatch.detect.run import DetectOptions
     from sitewatch.pipeline.detect import detect_raster, to_map
@@ -127,12 +130,14 @@ def child(model: str, scene: str, out: str, batch_size: str = "0") -> None:
 
     detector = load_detector(Path(model), threads=2)
     infer = [0.0]
+    computed = [0]  # pixels the network ran on, padding and overlaps included
     predict = detector.predict
 
     def timed(batch):  # type: ignore[no-untyped-def]
         t = time.perf_counter()
         res = predict(batch)
         infer[0] += time.perf_counter() - t
+        computed[0] += batch.shape[0] * batch.shape[2] * batch.shape[3]
         return res
 
     detector.predict = timed  # type: ignore[method-assign]
@@ -141,7 +146,7 @@ def child(model: str, scene: str, out: str, batch_size: str = "0") -> None:
     with rasterio.open(scene) as ds:
         gsd, rows, cols = ds.res[0], ds.height, ds.width
     t0 = time.perf_counter()
-    options = DetectOptions(batch=int(batch_size)) if int(batch_size) else DetectOptions()
+    options = DetectOptions(batch=int(batch_size) or 1, tile_px=int(tile) or None)
     dset = detect_raster(Path(scene), gsd, detector, options)
     mapped = to_map(dset)
     write_geojson(Path(out) / "det.geojson", mapped.wgs84, mapped.columns, {"model": "bench"})
@@ -157,6 +162,7 @@ def child(model: str, scene: str, out: str, batch_size: str = "0") -> None:
                 "gsd_m": gsd,
                 "seconds": elapsed,
                 "inference_seconds": infer[0],
+                "computed_megapixels": computed[0] / 1e6,
                 "megapixels_per_s": mp / elapsed,
                 "km2_per_s": mp * gsd * gsd / elapsed,
                 "detections": len(dset.detections),
@@ -168,9 +174,11 @@ def child(model: str, scene: str, out: str, batch_size: str = "0") -> None:
     )
 
 
-def run_child(model: Path, scene: Path, tmp: Path, batch: int = 0) -> dict[str, object]:
+def run_child(
+    model: Path, scene: Path, tmp: Path, batch: int = 0, tile: int = 0
+) -> dict[str, object]:
     out = subprocess.run(
-        [sys.executable, __file__, "--child", str(model), str(scene), str(tmp), str(batch)],
+        [sys.executable, __file__, "--child", *map(str, (model, scene, tmp, batch, tile))],
         check=True,
         capture_output=True,
         text=True,
@@ -181,10 +189,11 @@ def run_child(model: Path, scene: Path, tmp: Path, batch: int = 0) -> dict[str, 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--child", nargs=4)
+    ap.add_argument("--child", nargs=5)
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--batch", type=int, default=0, help="tiles per call (0: the default)")
+    ap.add_argument("--tile", type=int, default=0, help="tile size in px (0: the model's)")
     ap.add_argument("--only", help="time only the models whose name contains this")
     ap.add_argument("--model", type=Path, action="append", default=[], help="another model")
     args = ap.parse_args()
@@ -220,14 +229,20 @@ def main() -> int:
             # an added model's network is not known here: its compute is not reported
             gf = gflops_per_mp(name, model) if model not in args.model else None
             runs = [
-                run_child(model, SPEED_SCENE, Path(tmp), args.batch) for _ in range(args.repeat)
+                run_child(model, SPEED_SCENE, Path(tmp), args.batch, args.tile)
+                for _ in range(args.repeat)
             ]
             best = min(runs, key=lambda r: float(r["seconds"]))  # type: ignore[arg-type]
             run_list = ", ".join(f"{float(r['seconds']):.2f}" for r in runs)  # type: ignore[arg-type]
-            infer_mps = SPEED_SIZE**2 / 1e6 / float(best["inference_seconds"])  # type: ignore[arg-type]
+            infer_s = float(best["inference_seconds"])  # type: ignore[arg-type]
+            infer_mps = SPEED_SIZE**2 / 1e6 / infer_s
+            tiles_mp = float(best["computed_megapixels"])  # type: ignore[arg-type]
             compute = f"{gf:.2f} GFLOPs/MP; " if gf is not None else ""
+            # the network's rate counts the pixels it ran on (overlaps and padding included)
             share = (
-                f" = {gf * infer_mps:.0f} GFLOP/s = {gf * infer_mps / peak:.1%} of the matmul peak"
+                f"; the network ran on {tiles_mp:.1f} MP of tiles "
+                f"({tiles_mp / (SPEED_SIZE**2 / 1e6):.2f}x the scene): {gf * tiles_mp / infer_s:.0f}"
+                f" GFLOP/s = {gf * tiles_mp / infer_s / peak:.1%} of the matmul peak"
                 if gf is not None
                 else ""
             )
@@ -244,7 +259,7 @@ def main() -> int:
 
             if not SCENE.exists():
                 make_scene()
-            r = run_child(models["sitewatch int8 (default)"], SCENE, Path(tmp))
+            r = run_child(models["sitewatch int8 (default)"], SCENE, Path(tmp), 0, args.tile)
             print(
                 f"memory: 40,000 x 40,000 px scene ({SCENE.name}, 0.4 m), sitewatch int8 (default): "
                 f"{r['seconds']:.1f} s, {r['megapixels_per_s']:.1f} MP/s, peak RSS "
