@@ -64,6 +64,19 @@ def test_yolo_layouts_decode_map_classes_and_suppress(tmp_path: Path, layout: st
     assert detector.info.layout == layout and len(detector.info.sha256) == 64
 
 
+@pytest.mark.parametrize("shape", [(200, 170), (100, 90)])
+def test_fixed_size_model_gets_short_tiles_padded(tmp_path: Path, shape: tuple[int, int]) -> None:
+    """A YOLO export of a fixed 128 px input runs on the shorter last tiles of a 200 x 170 px
+    image and on an image smaller than one tile."""
+    model = yolo_graph(tmp_path / "fixed.onnx", _candidates(False), 128)
+    detector = load_detector(_registration(tmp_path, model, "yolo-detect"))
+    assert detector.fixed_hw == (128, 128)
+    image = (np.random.default_rng(0).random((3, *shape)) * 255).astype(np.uint8)
+    result = detect_array(image, detector, DetectOptions(overlap_px=16))
+    assert result.tiles_run == (4 if shape[0] > 128 else 1)
+    assert result.detections
+
+
 def test_model_whose_outputs_do_not_match_its_layout_is_refused(tmp_path: Path) -> None:
     model = yolo_graph(tmp_path / "m.onnx", _candidates(False), 128)
     reg = _registration(tmp_path, model, "yolo-obb")  # the graph has no angle row

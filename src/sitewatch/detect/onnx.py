@@ -118,6 +118,9 @@ class OnnxDetector:
         self._input = self.session.get_inputs()[0]
         self._uint8_input = self._input.type == "tensor(uint8)"
         self.fixed_batch = self._input.shape[0] if isinstance(self._input.shape[0], int) else None
+        h, w = self._input.shape[2:4] if len(self._input.shape) == 4 else (None, None)
+        # a model of a fixed input size (most YOLO exports) gets shorter tiles padded to it
+        self.fixed_hw = (h, w) if isinstance(h, int) and isinstance(w, int) else None
         self._check()
 
     @property
@@ -168,7 +171,16 @@ class OnnxDetector:
             raise ModelError(f"{self.spec.path}: inference failed on {x.shape} ({exc})") from exc
 
     def predict(self, batch: npt.NDArray[np.uint8]) -> list[list[Detection]]:
-        """Detections in tile pixels for each tile of an (N, 3, H, W) uint8 batch."""
+        """Detections in tile pixels for each tile of an (N, 3, H, W) uint8 batch.
+
+        Tiles smaller than a fixed model input (the last, shorter tile of a row; a chip smaller
+        than the tile) are padded with zeros at the bottom and right, which moves no pixel."""
+        if self.fixed_hw is not None and batch.shape[2:] != self.fixed_hw:
+            h, w = self.fixed_hw
+            if batch.shape[2] <= h and batch.shape[3] <= w:
+                padded = np.zeros((*batch.shape[:2], h, w), dtype=batch.dtype)
+                padded[:, :, : batch.shape[2], : batch.shape[3]] = batch
+                batch = padded
         if self.fixed_batch == 1 and batch.shape[0] > 1:
             return [self._predict(batch[i : i + 1])[0] for i in range(batch.shape[0])]
         return self._predict(batch)
