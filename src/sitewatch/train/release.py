@@ -324,7 +324,8 @@ def model_card(
 - **What:** an anchor-free oriented-box detector (centre heatmap, output stride 2) for
   small_vehicle, large_vehicle, rail_car, crane and container in satellite images.
 - **Files:** `{stem}.onnx` (fp32) and `{stem}-int8.onnx` (static int8, QDQ, per-channel
-  7-bit weights, so that CPUs without VNNI do not saturate; heads kept in float). Inputs: float32 RGB 0-255, (N, 3, H, W), H and W multiples of 32.
+  7-bit weights, so that CPUs without VNNI do not saturate; heads kept in float). Inputs: RGB 0-255, (N, 3, H, W), H and W multiples of 32: float32 for the fp32
+  model, uint8 for the int8 twin where its input quantisation gives every pixel value back (train/export.py).
   Outputs: `peaks` (N, 5, H/2, W/2) class scores at local maxima; `boxes` (N, 6, H/2, W/2).{masks_text}
 - **GSD range:** {config.gsd_range_m[0]}-{config.gsd_range_m[1]} m. Finer imagery is averaged
   down to {config.gsd_range_m[0]} m on read; {_work_text(config.work_gsd_m)}coarser than the
