@@ -235,13 +235,14 @@ def main() -> int:
             best = min(runs, key=lambda r: float(r["seconds"]))  # type: ignore[arg-type]
             run_list = ", ".join(f"{float(r['seconds']):.2f}" for r in runs)  # type: ignore[arg-type]
             infer_s = float(best["inference_seconds"])  # type: ignore[arg-type]
-            infer_mps = SPEED_SIZE**2 / 1e6 / infer_s
+            scene_mp = SPEED_SIZE**2 / 1e6
+            infer_mps = scene_mp / infer_s
             tiles_mp = float(best["computed_megapixels"])  # type: ignore[arg-type]
             compute = f"{gf:.2f} GFLOPs/MP; " if gf is not None else ""
             # the network's rate counts the pixels it ran on (overlaps and padding included)
             share = (
                 f"; the network ran on {tiles_mp:.1f} MP of tiles "
-                f"({tiles_mp / (SPEED_SIZE**2 / 1e6):.2f}x the scene): {gf * tiles_mp / infer_s:.0f}"
+                f"({tiles_mp / scene_mp:.2f}x the scene): {gf * tiles_mp / infer_s:.0f}"
                 f" GFLOP/s = {gf * tiles_mp / infer_s / peak:.1%} of the matmul peak"
                 if gf is not None
                 else ""

@@ -126,8 +126,6 @@ def join_pieces(pieces: Sequence[Detection], others: Sequence[Detection]) -> lis
 
 def box_polygons(detections: Sequence[Detection]) -> np.ndarray:
     """Shapely polygons of the boxes."""
-    if not detections:
-        return np.array([], dtype=object)
     polygons: np.ndarray = shapely.polygons(box_corners([d.box for d in detections]))
     return polygons
 
@@ -153,8 +151,7 @@ def suppress_duplicates(detections: Sequence[Detection], iou: float = 0.5) -> li
         key=lambda i: (-detections[i].score, detections[i].box.cx, detections[i].box.cy),
     )
     polys = box_polygons(detections)
-    kinds = {c: k for k, c in enumerate(dict.fromkeys(d.object_class for d in detections))}
-    cls = np.array([kinds[d.object_class] for d in detections])
+    cls = np.array([d.object_class.value for d in detections])
     a, b = STRtree(polys).query(polys)
     pair = (a < b) & (cls[a] == cls[b])
     a, b = a[pair], b[pair]

@@ -164,7 +164,7 @@ class OnnxDetector:
         else:
             x = batch.astype(np.float32)
             if self.spec.layout != "sitewatch":
-                x = x / np.float32(255.0)
+                x /= 255.0
         try:
             return [np.asarray(o) for o in self.session.run(None, {self._input.name: x})]
         except Exception as exc:

@@ -175,15 +175,13 @@ class RasterTiles:
         """RGB (3, rows, cols) and valid mask (rows, cols) of an output-pixel window."""
         s = self.scale
         window = Window(col * s, row * s, cols * s, rows * s)
-        if s == 1 and self._all_valid and self.stretch is None:
-            # the common case (an 8-bit scene without nodata, mask or alpha, read at its own
-            # GSD): the pixels as decoded, without a mask to read, resample or copy
-            try:
-                pixels: U8 = self._ds.read(self.bands, window=window)
-            except RasterioError as exc:
-                raise ImageryReadError(f"{self.path}: cannot read window {window} ({exc})") from exc
-            return pixels, np.ones((rows, cols), dtype=bool)
+        # the common case (an 8-bit scene without nodata, mask or alpha, read at its own GSD):
+        # the pixels as decoded, without a mask to read, resample or copy
+        direct = s == 1 and self._all_valid and self.stretch is None
         try:
+            if direct:
+                pixels: U8 = self._ds.read(self.bands, window=window)
+                return pixels, np.ones((rows, cols), dtype=bool)
             data = self._ds.read(
                 self.bands,
                 window=window,
