@@ -49,15 +49,18 @@ def open_session(path: Path, threads: int = 0) -> Any:
     onnxruntime's NHWC layout transformer is turned off (`NHWC_OFF`). It runs quantised
     convolutions channels-last, which saves their internal transposes, but it moves the
     nearest-neighbour 2x upsampling of the decoder to its channels-last Resize, which is not
-    vectorised: on 1024 px tiles of the int8 default, the three upsamplings took 14 ms channels
-    last against 0.5 ms channels first, and the convolutions 41 ms against 50 ms (onnxruntime
-    1.32, profiled on the AVX2 machine of BENCHMARKS.md). The outputs are bit-identical either
-    way. fp32 graphs are not affected (they run in onnxruntime's blocked NCHWc layout).
+    vectorised: on 1024 px tiles of the int8 default, the three upsamplings take 9-12 ms
+    channels last against 0.5 ms channels first, and the convolutions 35-42 ms against 42-52 ms
+    (onnxruntime 1.32, AVX2 machine of BENCHMARKS.md; benchmarks/profile_tile.py). Per tile that
+    came out between equal and 10% in favour of this setting, and end to end no difference was
+    measurable with 0.15.2's uint8-input twin; it is kept as never slower. The outputs are
+    bit-identical either way. fp32 graphs are not affected (they run in onnxruntime's blocked
+    NCHWc layout).
 
     Its worker threads do not spin waiting for work: between two tiles they would take the
     cores from the thread reading the next tile and from the decoding of this one. Measured end
-    to end on the 6144 px scene of benchmarks/bench_detect.py, six runs each, interleaved:
-    median 4.07 s without spinning against 4.49 s with it.
+    to end on the 6144 px scene of benchmarks/bench_detect.py, six runs each, interleaved by a
+    throwaway script: median 4.07 s without spinning against 4.49 s with it.
     """
     ort = _ort()
     options = ort.SessionOptions()
