@@ -17,8 +17,10 @@ from sitewatch.train.evaluate import (
     _ap,
     ap_difference_interval,
     evaluate,
+    ignore_real,
     iou,
     paired_intervals,
+    score_detections,
 )
 from sitewatch.train.release import metrics_section
 from sitewatch.train.synth import add_generated
@@ -272,3 +274,53 @@ def test_the_model_card_shows_each_ap50_with_its_interval(tmp_path: Path) -> Non
     text = metrics_section(tmp_path / "eval.json")
     assert "| generated 0.3 m | large_vehicle | 42 | 0.600 | 0.50-0.69 | 0.300 |" in text
     assert "| generated 0.3 m | crane | 42 | 0.600 | - | 0.300 |" in text  # made before intervals
+    assert "real ignored" not in text
+    doc["results"]["generated 0.3 m, real ignored"] = {"large_vehicle": row}
+    (tmp_path / "eval.json").write_text(json.dumps(doc))
+    text = metrics_section(tmp_path / "eval.json")
+    assert "Rows *real ignored*" in text
+    assert "| generated 0.3 m, real ignored | large_vehicle | 42 | 0.600 |" in text
+
+
+LV = ObjectClass.LARGE_VEHICLE
+
+
+def _scene(targets: list[Target], drawn: int, generated: bool = True) -> EvalImage:
+    pixels = np.zeros((3, 200, 200), dtype=np.uint8)
+    return EvalImage("g", pixels, tuple(targets), frozenset({SV, LV}), 0.3, generated, drawn)
+
+
+def test_ignore_real_leaves_real_trucks_out_of_the_generated_row() -> None:
+    real_truck = Target(LV, OrientedBox(40, 40, 30, 8, 0), False)
+    real_car = Target(SV, OrientedBox(100, 100, 15, 6, 0), False)
+    drawn_truck = Target(LV, OrientedBox(150, 60, 30, 8, 45), True)
+    scene = _scene([real_truck, real_car, drawn_truck], drawn=1)
+    found = [
+        Detection(LV, 0.9, OrientedBox(40, 40, 30, 8, 0)),  # on the real truck
+        Detection(LV, 0.7, OrientedBox(150, 160, 30, 8, 45)),  # a false alarm
+        Detection(LV, 0.6, OrientedBox(150, 60, 30, 8, 45)),  # on the drawn truck
+        Detection(SV, 0.8, OrientedBox(100, 100, 15, 6, 0)),
+    ]
+    op = {LV: 0.5, SV: 0.5}
+    mixed = score_detections([scene], [found], op)
+    images, kept, classes = ignore_real([scene], [found])
+    alone = score_detections(images, kept, op)
+    assert classes == {LV}
+    assert mixed["large_vehicle"]["objects"] == 2 and alone["large_vehicle"]["objects"] == 1
+    # mixed: hit (0.9), false alarm, hit: precision 1 up to recall 0.5, then 2/3 (101 points);
+    # alone: false alarm, hit: precision 0.5 everywhere
+    assert mixed["large_vehicle"]["AP50"] == pytest.approx((51 + 50 * 2 / 3) / 101)
+    assert alone["large_vehicle"]["AP50"] == pytest.approx(0.5, abs=0.01)
+    assert alone["large_vehicle"]["precision"] == pytest.approx(0.5)
+    # the real cars are not a generated class: kept, and their row unchanged
+    assert alone["small_vehicle"]["objects"] == mixed["small_vehicle"]["objects"] == 1
+    assert alone["small_vehicle"]["AP50"] == mixed["small_vehicle"]["AP50"] == 1.0
+    assert len(kept[0]) == 3
+
+
+def test_ignore_real_leaves_real_frames_alone() -> None:
+    truck = Target(LV, OrientedBox(40, 40, 30, 8, 0), False)
+    frame = _scene([truck], drawn=0, generated=False)
+    found = [Detection(LV, 0.9, OrientedBox(40, 40, 30, 8, 0))]
+    images, kept, classes = ignore_real([frame], [found])
+    assert classes == frozenset() and images[0] is frame and kept == [found]

@@ -22,6 +22,12 @@ GSD would be (`ModelInfo.read_scale`: linear interpolation up to the model's wor
 average down to its range), and the detections are mapped back to the image's pixels. Generated
 evaluation scenes add generated objects, with a fixed seed, to held-out real frames and
 backgrounds that training never saw.
+
+A generated scene keeps the real labelled objects of its frame (otherwise a detection of a real
+truck would count as a false alarm), so its large-vehicle row mixes real and generated vehicles.
+`ignore_real` scores the generated objects alone, COCO-style: a real object of a generated class
+is not counted, and a detection of its class at IoU >= 0.5 with it is dropped. `sitewatch
+eval-detector` reports both, from the same detections (settings ending in REAL_IGNORED).
 """
 
 from __future__ import annotations
@@ -48,6 +54,8 @@ IOU_THRESHOLDS = np.round(np.arange(0.5, 0.96, 0.05), 2)
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
 INTERVAL = 0.9
+# suffix of the evaluation settings scored with `ignore_real` (eval.md, the model card)
+REAL_IGNORED = "real ignored"
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,7 @@ class EvalImage:
     labelled: frozenset[ObjectClass]
     gsd_m: float
     generated: bool = False
+    drawn: int = 0  # how many of `targets`, at their end, are generated objects
 
 
 def real_eval_set(images: Sequence[LabelledImage], gsd_m: float) -> list[EvalImage]:
@@ -109,6 +118,7 @@ def generated_eval_set(
                 labelled | item.labelled,
                 target,
                 True,
+                len(drawn),
             )
         )
     return out
@@ -282,15 +292,63 @@ def evaluate(
     operating: dict[ObjectClass, float],
 ) -> dict[str, Any]:
     """AP50, AP50:95, counting error and P/R at `operating` thresholds, per class."""
+    return score_detections(images, detect_all(images, detector, options), operating)
+
+
+def detect_all(
+    images: Sequence[EvalImage], detector: Detector, options: DetectOptions
+) -> list[list[Detection]]:
+    """Every evaluation image's detections (`detect_image`), in order."""
+    return [detect_image(item, detector, options) for item in images]
+
+
+def ignore_real(
+    images: Sequence[EvalImage], detections: Sequence[Sequence[Detection]]
+) -> tuple[list[EvalImage], list[list[Detection]], frozenset[ObjectClass]]:
+    """Generated scenes with their real objects of the generated classes ignored, COCO-style.
+
+    The held-out frames keep their real, labelled trucks and buses, so a generated scene's
+    large-vehicle row mixes them with the drawn ones. Here such a real object is not counted,
+    and a detection of its class at IoU >= 0.5 with it is dropped (neither a hit nor a false
+    alarm). Returns the images, the detections and the classes that lost real objects: only
+    those classes' rows measure generated objects alone."""
+    out_images, out_detections, touched = [], [], set()
+    for item, found in zip(images, detections, strict=True):
+        n_real = len(item.targets) - item.drawn
+        real = [t for t in item.targets[:n_real] if t.object_class in GENERATED_CLASSES]
+        if not item.generated or not real:
+            out_images.append(item)
+            out_detections.append(list(found))
+            continue
+        drop: set[int] = set()
+        for cls in {t.object_class for t in real}:
+            touched.add(cls)
+            gts = [t for t in real if t.object_class is cls]
+            mine = [d for d in found if d.object_class is cls]
+            m = iou_matrix(mine, gts)
+            drop |= {id(d) for d, row in zip(mine, m, strict=True) if row.max() >= 0.5}
+        kept = tuple(
+            t for t in item.targets[:n_real] if t.object_class not in GENERATED_CLASSES
+        ) + tuple(item.targets[n_real:])
+        out_images.append(replace(item, targets=kept))
+        out_detections.append([d for d in found if id(d) not in drop])
+    return out_images, out_detections, frozenset(touched)
+
+
+def score_detections(
+    images: Sequence[EvalImage],
+    detections: Sequence[Sequence[Detection]],
+    operating: dict[ObjectClass, float],
+) -> dict[str, Any]:
+    """`evaluate` on detections made already (`detect_all`), one list per image."""
     per_class_preds: dict[ObjectClass, list[tuple[int, Detection]]] = {c: [] for c in ObjectClass}
     per_class_gts: dict[ObjectClass, dict[int, list[Target]]] = {c: {} for c in ObjectClass}
     counts: dict[ObjectClass, list[tuple[int, int]]] = {c: [] for c in ObjectClass}
-    for i, item in enumerate(images):
-        detections = detect_image(item, detector, options)
+    for i, (item, image_detections) in enumerate(zip(images, detections, strict=True)):
         for cls in item.labelled:
             gts = [t for t in item.targets if t.object_class is cls]
             per_class_gts[cls][i] = gts
-            found = [d for d in detections if d.object_class is cls]
+            found = [d for d in image_detections if d.object_class is cls]
             per_class_preds[cls].extend((i, d) for d in found)
             n_pred = sum(1 for d in found if d.score >= operating.get(cls, 0.3))
             counts[cls].append((len(gts), n_pred))

@@ -186,9 +186,19 @@ def metrics_section(eval_json: Path) -> str:
                 f"| {r['AP50_95']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} "
                 f"| {r['count_MAE']:.2f} | {mape} |"
             )
+    from sitewatch.train.evaluate import REAL_IGNORED
+
+    ignored = any(REAL_IGNORED in setting for setting in doc["results"])
     return (
         f"Evaluated model: `{doc['model']}` (sha256 `{doc['model_sha256'][:16]}`). AP50 90%: a "
-        "bootstrap interval over the images.\n\n"
+        "bootstrap interval over the images."
+        + (
+            " Rows *real ignored*: the real objects of that class in the frames under the "
+            "generated ones left out, COCO-style (generated objects alone)."
+            if ignored
+            else ""
+        )
+        + "\n\n"
         "| setting | class | objects | AP50 | AP50 90% | AP50:95 | P | R | count MAE | count MAPE |\n"
         "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows)
     )
