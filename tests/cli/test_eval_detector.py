@@ -96,3 +96,28 @@ def test_models_show_prints_the_spec(cli: Callable[..., Any], tmp_path: Path) ->
     spec = json.loads(r.out)
     assert spec["layout"] == "yolo-detect" and spec["classes"] == ["small_vehicle", "large_vehicle"]
     assert spec["gsd_m"] == [0.25, 0.6] and len(spec["sha256"]) == 64
+
+
+def test_eval_detector_scores_generated_objects_alone(
+    cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    config, reg = _setup(tmp_path)
+    # a real truck in the held-out frame, where the model's false truck lies (100, 100): on the
+    # generated scenes it is a hit in the mixed row and neither hit nor false alarm once ignored
+    (tmp_path / "data" / "labels" / "placeB_1.txt").write_text(
+        f"0 {40 / 128:.6f} {50 / 128:.6f} {12 / 128:.6f} {6 / 128:.6f}\n"
+        f"1 {100 / 128:.6f} {100 / 128:.6f} {30 / 128:.6f} {6 / 128:.6f}\n"
+    )
+    out = tmp_path / "results"
+    r = cli(
+        "eval-detector", "--model", str(reg), "--config", str(config), "--gsd", "0.3", "--out",
+        str(out),
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    doc = json.loads((out / "eval.json").read_text())
+    mixed = doc["results"]["generated 0.3 m"]["large_vehicle"]
+    alone = doc["results"]["generated 0.3 m, real ignored"]
+    assert set(alone) == {"large_vehicle"}  # only the generated classes with real objects
+    assert alone["large_vehicle"]["objects"] == mixed["objects"] - 1
+    assert doc["results"]["real 0.3 m"]["large_vehicle"]["AP50"] == 1.0
+    assert "real ignored" in (out / "eval.md").read_text()

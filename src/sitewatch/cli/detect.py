@@ -169,40 +169,14 @@ def eval_detector(
     """AP50, AP50:95, counting error and P/R per class on the held-out split; PR curves."""
     from sitewatch.train.config import load_train_config
     from sitewatch.train.data import load_split
-    from sitewatch.train.evaluate import (
-        REAL_IGNORED,
-        detect_all,
-        evaluate,
-        generated_eval_set,
-        ignore_real,
-        plot_pr_curves,
-        real_eval_set,
-        score_detections,
-    )
+    from sitewatch.train.evaluate import heldout_reports, plot_pr_curves
 
     c = app_context(ctx)
     path = resolve_model(model, c.settings.model)
     detector = load_detector(path, threads, score_floor=0.05)
     operating = {cls: detector.spec.threshold(cls) for cls in ObjectClass}
     split = load_split(load_train_config(config))
-    options = DetectOptions(overlap_px=64)
-    reports: dict[str, dict[str, Any]] = {}
-    for g in gsd:
-        reports[f"real {g:g} m"] = evaluate(
-            detector, real_eval_set(split.val, g), options, operating
-        )
-        if generated:
-            scenes = generated_eval_set(split.val + split.val_backgrounds, g)
-            found = detect_all(scenes, detector, options)
-            reports[f"generated {g:g} m"] = score_detections(scenes, found, operating)
-            # the large-vehicle row above also counts the frames' real trucks and buses; this
-            # one measures the generated vehicles alone (the target's definition)
-            alone, kept, classes = ignore_real(scenes, found)
-            if classes:
-                rep = score_detections(alone, kept, operating)
-                reports[f"generated {g:g} m, {REAL_IGNORED}"] = {
-                    c.value: rep[c.value] for c in sorted(classes) if c.value in rep
-                }
+    reports = heldout_reports(detector, split.val, split.val_backgrounds, gsd, operating, generated)
     out.mkdir(parents=True, exist_ok=True)
     plot_pr_curves(reports, out / "pr_curves.png")
     clean = {

@@ -409,6 +409,35 @@ def score_detections(
     return report
 
 
+def heldout_reports(
+    detector: Detector,
+    real: Sequence[LabelledImage],
+    backgrounds: Sequence[LabelledImage],
+    gsds: Sequence[float],
+    operating: dict[ObjectClass, float],
+    generated: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """`sitewatch eval-detector`'s reports on held-out frames `real` (and generated scenes on
+    them and on `backgrounds`), per GSD: "real G m", "generated G m" and, for the generated
+    classes that have real objects in those frames, "generated G m, real ignored"."""
+    options = DetectOptions(overlap_px=64)
+    reports: dict[str, dict[str, Any]] = {}
+    for g in gsds:
+        reports[f"real {g:g} m"] = evaluate(detector, real_eval_set(real, g), options, operating)
+        if not generated:
+            continue
+        scenes = generated_eval_set(list(real) + list(backgrounds), g)
+        found = detect_all(scenes, detector, options)
+        reports[f"generated {g:g} m"] = score_detections(scenes, found, operating)
+        alone, kept, classes = ignore_real(scenes, found)
+        if classes:
+            rep = score_detections(alone, kept, operating)
+            reports[f"generated {g:g} m, {REAL_IGNORED}"] = {
+                c.value: rep[c.value] for c in sorted(classes) if c.value in rep
+            }
+    return reports
+
+
 def plot_pr_curves(reports: dict[str, dict[str, Any]], out: Path) -> Path:
     """One panel per setting with the IoU-0.5 precision-recall curve of every class."""
     import matplotlib
@@ -423,17 +452,20 @@ def plot_pr_curves(reports: dict[str, dict[str, Any]], out: Path) -> Path:
     rows = -(-n // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 4.2 * rows), squeeze=False)
     for ax, (setting, report) in zip(axes.flat, reports.items(), strict=False):
+        drawn = False
         for cls, r in report.items():
             recall, precision = r["curve"]
             if len(recall):
                 ax.plot(recall, precision, color=colours[cls], label=f"{cls} AP50 {r['AP50']:.2f}")
+                drawn = True
         ax.set_title(setting)
         ax.set_xlabel("recall")
         ax.set_ylabel("precision")
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower left")
+        if drawn:  # a setting whose classes have no prediction at all has no curve
+            ax.legend(fontsize=8, loc="lower left")
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     fig.suptitle("Precision-recall at IoU 0.5 (held-out split; 'generated' = generated objects)")
