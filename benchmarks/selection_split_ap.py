@@ -10,6 +10,11 @@ detector alike (a comparison, not an absolute figure). Each background is drawn 
 times (seeds SEED, SEED+1, ...), `--groups` object groups each, and read at the backgrounds'
 own GSD (interpolated up to the model's working GSD, as inference does).
 
+Because of that, each model's figures also carry `bare_tiles_at_threshold`: its detections per
+class at its operating thresholds on the backgrounds alone, nothing drawn (real vehicles and
+whatever else it fires on). A model that finds fewer real trucks there gains large-vehicle AP50
+here without being better on the drawn ones; this count shows how far that can go.
+
 With `--paired-with DEFAULT [DEFAULT ...]` (one per MODEL) each default is evaluated on the same
 scenes too, and its model's figures carry `AP50_minus_default_90pct`: per class, the 90% paired
 bootstrap interval over the images of the model's AP50 minus the default's
@@ -33,6 +38,7 @@ from sitewatch.detect.run import DetectOptions
 from sitewatch.train.dataset import GENERATED_CLASSES
 from sitewatch.train.evaluate import (
     ap_difference_interval,
+    detect_all,
     evaluate,
     generated_eval_set,
     paired_intervals,
@@ -70,10 +76,23 @@ def main() -> None:
         "groups": args.groups,
     }
 
+    bare = generated_eval_set(frames, args.gsd, args.seed, 0)
+
     def report_of(path: Path) -> dict[str, Any]:
         detector = load_detector(path, score_floor=0.05)
         operating = {c: detector.spec.threshold(c) for c in ObjectClass}
         return evaluate(detector, items, DetectOptions(overlap_px=64), operating)
+
+    def bare_counts(path: Path) -> dict[str, int]:
+        detector = load_detector(path, score_floor=0.05)
+        found = detect_all(bare, detector, DetectOptions(overlap_px=64))
+        return {
+            c.value: sum(
+                1 for image in found for d in image
+                if d.object_class is c and d.score >= detector.spec.threshold(c)
+            )
+            for c in ObjectClass
+        }  # fmt: skip
 
     generated = [c.value for c in GENERATED_CLASSES]
     for k, path in enumerate(args.models):
@@ -83,6 +102,7 @@ def main() -> None:
             "AP50": ap50,
             "objects": {c.value: report[c.value]["objects"] for c in GENERATED_CLASSES},
             "mean_generated_AP50": round(sum(ap50.values()) / len(ap50), 4),
+            "bare_tiles_at_threshold": bare_counts(path),
         }
         if args.paired_with:
             default = report_of(args.paired_with[k])
