@@ -94,6 +94,9 @@ class TrainConfig(TrainingRun):
     # per generated class, how many times as often its objects are drawn (train/dataset.py);
     # classes not named: 1. e.g. {large_vehicle: 2, crane: 2}
     generated_weights: dict[ObjectClass, int] = Field(default_factory=dict)
+    # probability that a generated large vehicle is a row of them parked side by side
+    # (train/synth.py large_vehicle_row); 0: single vehicles only, the earlier sample stream
+    vehicle_rows: float = Field(default=0.0, ge=0.0, le=1.0)
     # probability that a crop gets another sensor's colours (band mixing, gains, saturation
     # 0-1.5, gamma; train/dataset.py); 0: none
     colour_jitter: float = Field(default=0.0, ge=0.0, le=1.0)

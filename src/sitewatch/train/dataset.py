@@ -147,14 +147,17 @@ class SampleSource:
         background_warp: float = 0.0,
         generated_weights: Mapping[ObjectClass, int] | None = None,
         colour_jitter: float = 0.0,
+        vehicle_rows: float = 0.0,
     ) -> None:
         """`mask_classes`: classes whose generated objects also give a footprint mask per
         sample (the extent masks of the network, train/model.py); `background_warp`: the
         probability that a crop is a warped background with generated objects;
         `generated_weights`: the weight of each generated class, 1 where not named;
         `colour_jitter`: the probability that a crop gets another sensor's colours (module
-        docstring)."""
+        docstring); `vehicle_rows`: the probability that a generated large vehicle is a parked
+        row of them (`synth.large_vehicle_row`)."""
         self.crop_px = crop_px
+        self.vehicle_rows = vehicle_rows
         self.colour_jitter = colour_jitter
         self.background_warp = background_warp
         weights = dict(generated_weights or {})
@@ -302,6 +305,7 @@ class SampleSource:
             occupied,
             count,
             dict(zip(self.mask_classes, masks[:m], strict=True)),
+            self.vehicle_rows,
         )
         masks *= valid
         return [Target(cls, box, True) for cls, box in drawn]

@@ -109,6 +109,7 @@ def train(config: TrainConfig, log: Log) -> Path:
             background_warp=config.background_warp,
             generated_weights=config.generated_weights,
             colour_jitter=config.colour_jitter,
+            vehicle_rows=config.vehicle_rows,
         )
 
     if config.continue_step is not None and not ckpt_path.exists():  # from a released model

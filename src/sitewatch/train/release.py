@@ -313,6 +313,12 @@ def model_card(
             if config.colour_jitter
             else ""
         )
+        + (
+            f", {config.vehicle_rows:.0%} of generated large vehicles drawn as rows parked side by"
+            " side"
+            if config.vehicle_rows
+            else ""
+        )
     )
     ema_text = (
         f" Released weights: the moving average of the weights over training (decay "

@@ -325,6 +325,28 @@ def large_vehicle(rng: np.random.Generator) -> tuple[list[Part], float, float]:
     return parts, total, 2.55
 
 
+def large_vehicle_row(
+    rng: np.random.Generator,
+) -> list[tuple[float, float, list[Part], float, float]]:
+    """Large vehicles parked side by side, as at a bus depot or a truck park: 2-12 bays across,
+    0.5-1.5 m apart, one model for most of the fleet (another in 30% of the bays), each shifted
+    up to 0.6 m along the row, and a bay left empty now and then. Items (du, dv, parts, length,
+    width) in metres, like a container block's. Why: containers were the only generated objects
+    drawn side by side, and a real row of parked buses came out as containers."""
+    n = int(rng.integers(2, 13))
+    fleet = large_vehicle(rng)
+    gap = float(rng.uniform(0.5, 1.5))
+    out = []
+    for j in range(n):
+        if j and rng.random() < 0.1:
+            continue
+        parts, length, width = fleet if rng.random() < 0.7 else large_vehicle(rng)
+        du = float(rng.uniform(-0.6, 0.6))
+        dv = (j - (n - 1) / 2) * (2.55 + gap)
+        out.append((du, dv, parts, length, width))
+    return out
+
+
 def _free(occupied: list[OrientedBox], parts: list[OrientedBox]) -> bool:
     """Whether no part footprint of a candidate overlaps an object already there.
 
@@ -399,12 +421,15 @@ def add_generated(
     occupied: list[OrientedBox],
     count: int,
     masks: dict[ObjectClass, F32] | None = None,
+    vehicle_rows: float = 0.0,
 ) -> list[tuple[ObjectClass, OrientedBox]]:
     """Draw up to `count` generated objects (or groups) of `classes` where nothing is yet.
 
     Returns the labels drawn (class and pixel box). `occupied` is extended in place. `masks`
     maps classes to (rows, cols) arrays that take the footprint coverage of every object of that
     class drawn, whether or not its centre (hence its label) falls inside the image.
+    `vehicle_rows`: the probability that a large-vehicle draw is a parked row
+    (`large_vehicle_row`); 0 draws what earlier versions drew, bit for bit.
     """
     rows, cols = image.shape[1:]
     sun = draw_sun(rng)
@@ -420,6 +445,8 @@ def add_generated(
             extra, cars = rail_train(rng, reach_m=2 * max(rows, cols) * gsd_m)
             items = [(c.du_m, 0.0, [replace(c, du_m=0.0, dv_m=0.0)], c.length_m, 3.1) for c in cars]
             items = _merge_tank_tops(items, cars)
+        elif cls is ObjectClass.LARGE_VEHICLE and vehicle_rows > 0 and rng.random() < vehicle_rows:
+            items = large_vehicle_row(rng)
         else:
             parts, length, width = crane(rng) if cls is ObjectClass.CRANE else large_vehicle(rng)
             items = [(0.0, 0.0, parts, length, width)]

@@ -1,0 +1,43 @@
+"""Generated large vehicles parked in rows: side by side, one label each, and no change to what
+is drawn when the option is off."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from sitewatch.core.models import ObjectClass
+from sitewatch.train.synth import add_generated, large_vehicle_row
+
+LV = ObjectClass.LARGE_VEHICLE
+
+
+def test_a_row_of_vehicles_is_side_by_side_and_apart() -> None:
+    rng = np.random.default_rng(11)
+    for _ in range(30):
+        items = large_vehicle_row(rng)
+        assert 1 <= len(items) <= 12
+        dvs = sorted(dv for _, dv, _, _, _ in items)
+        # neighbours at least a vehicle's width plus 0.5 m apart, never overlapping
+        assert all(b - a >= 2.55 + 0.5 - 1e-9 for a, b in itertools.pairwise(dvs))
+        assert all(abs(du) <= 0.6 and 8 <= length <= 22 for du, _, _, length, _ in items)
+
+
+def test_rows_give_one_label_per_vehicle_all_parallel() -> None:
+    image = np.full((3, 600, 600), 120.0, dtype=np.float32)
+    labels = add_generated(image, 0.3, np.random.default_rng(4), (LV,), [], 1, vehicle_rows=1.0)
+    assert len(labels) >= 2 and all(c is LV for c, _ in labels)
+    assert len({round(b.angle_deg % 180, 3) for _, b in labels}) == 1
+
+
+def test_no_rows_draws_what_earlier_versions_drew() -> None:
+    def draw(**kw: float) -> tuple[list[tuple[float, float, float]], np.ndarray]:
+        image = np.full((3, 300, 300), 120.0, dtype=np.float32)
+        labels = add_generated(image, 0.3, np.random.default_rng(8), (LV,), [], 3, **kw)
+        return [(b.cx, b.cy, b.length_px) for _, b in labels], image
+
+    (a, img_a), (b, img_b) = draw(), draw(vehicle_rows=0.0)
+    assert a == b and np.array_equal(img_a, img_b)
+    c, _ = draw(vehicle_rows=1.0)
+    assert c != a
