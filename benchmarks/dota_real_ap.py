@@ -25,7 +25,13 @@ from sitewatch.core.models import ObjectClass
 from sitewatch.detect.onnx import load_detector
 from sitewatch.detect.run import DetectOptions
 from sitewatch.detect.taxonomy import class_map
-from sitewatch.train.evaluate import detect_all, iou_matrix, real_eval_set, score_detections
+from sitewatch.train.evaluate import (
+    at_threshold,
+    detect_all,
+    iou_matrix,
+    real_eval_set,
+    score_detections,
+)
 from sitewatch.train.labels import load_dota
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dota_devkit_examples"
@@ -56,8 +62,9 @@ def main() -> None:
             per_image: dict[str, Any] = {}
             for item, dets in zip(images, found, strict=True):
                 row: dict[str, Any] = {}
+                above = at_threshold(dets, operating)
                 for c in ObjectClass:
-                    kept = [d for d in dets if d.object_class is c and d.score >= operating[c]]
+                    kept = [d for d in above if d.object_class is c]
                     gts = [t for t in item.targets if t.object_class is c]
                     m = iou_matrix(kept, gts)
                     true = int((m.max(axis=1) >= 0.5).sum()) if gts and kept else 0

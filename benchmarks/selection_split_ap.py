@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from sitewatch.detect.run import DetectOptions
 from sitewatch.train.dataset import GENERATED_CLASSES
 from sitewatch.train.evaluate import (
     ap_difference_interval,
+    at_threshold,
     detect_all,
     evaluate,
     generated_eval_set,
@@ -78,34 +80,31 @@ def main() -> None:
 
     bare = generated_eval_set(frames, args.gsd, args.seed, 0)
 
-    def report_of(path: Path) -> dict[str, Any]:
+    def report_of(path: Path, bare_too: bool = False) -> tuple[dict[str, Any], dict[str, int]]:
+        """The model's report on the scenes and, with `bare_too`, its detections per class at
+        its thresholds on the bare tiles."""
         detector = load_detector(path, score_floor=0.05)
         operating = {c: detector.spec.threshold(c) for c in ObjectClass}
-        return evaluate(detector, items, DetectOptions(overlap_px=64), operating)
-
-    def bare_counts(path: Path) -> dict[str, int]:
-        detector = load_detector(path, score_floor=0.05)
-        found = detect_all(bare, detector, DetectOptions(overlap_px=64))
-        return {
-            c.value: sum(
-                1 for image in found for d in image
-                if d.object_class is c and d.score >= detector.spec.threshold(c)
-            )
-            for c in ObjectClass
-        }  # fmt: skip
+        options = DetectOptions(overlap_px=64)
+        report = evaluate(detector, items, options, operating)
+        if not bare_too:
+            return report, {}
+        kept = [d for image in detect_all(bare, detector, options) for d in image]
+        counts = Counter(d.object_class.value for d in at_threshold(kept, operating))
+        return report, {c.value: counts[c.value] for c in ObjectClass}
 
     generated = [c.value for c in GENERATED_CLASSES]
     for k, path in enumerate(args.models):
-        report = report_of(path)
+        report, bare_counts = report_of(path, bare_too=True)
         ap50 = {c.value: round(report[c.value]["AP50"], 4) for c in GENERATED_CLASSES}
         figures: dict[str, Any] = {
             "AP50": ap50,
             "objects": {c.value: report[c.value]["objects"] for c in GENERATED_CLASSES},
             "mean_generated_AP50": round(sum(ap50.values()) / len(ap50), 4),
-            "bare_tiles_at_threshold": bare_counts(path),
+            "bare_tiles_at_threshold": bare_counts,
         }
         if args.paired_with:
-            default = report_of(args.paired_with[k])
+            default, _ = report_of(args.paired_with[k])
             figures["paired_with"] = args.paired_with[k].name
             figures["AP50_minus_default_90pct"] = {
                 cls: [round(x, 4) for x in interval]

@@ -295,6 +295,13 @@ def evaluate(
     return score_detections(images, detect_all(images, detector, options), operating)
 
 
+def at_threshold(
+    detections: Sequence[Detection], operating: dict[ObjectClass, float]
+) -> list[Detection]:
+    """The detections at or above their class's operating threshold (0.3 where none is given)."""
+    return [d for d in detections if d.score >= operating.get(d.object_class, 0.3)]
+
+
 def detect_all(
     images: Sequence[EvalImage], detector: Detector, options: DetectOptions
 ) -> list[list[Detection]]:
@@ -350,7 +357,7 @@ def score_detections(
             per_class_gts[cls][i] = gts
             found = [d for d in image_detections if d.object_class is cls]
             per_class_preds[cls].extend((i, d) for d in found)
-            n_pred = sum(1 for d in found if d.score >= operating.get(cls, 0.3))
+            n_pred = len(at_threshold(found, operating))
             counts[cls].append((len(gts), n_pred))
     report: dict[str, Any] = {}
     for cls in ObjectClass:
