@@ -1,5 +1,6 @@
 """Generated large vehicles parked in rows: side by side, one label each, and no change to what
-is drawn when the option is off."""
+is drawn when the option is off. Moorings of boats: drawn, never labelled, and kept clear of
+labelled objects."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import itertools
 
 import numpy as np
 
-from sitewatch.core.models import ObjectClass
-from sitewatch.train.synth import add_generated, large_vehicle_row
+from sitewatch.core.models import ObjectClass, OrientedBox
+from sitewatch.train.synth import add_generated, large_vehicle_row, mooring
 
 LV = ObjectClass.LARGE_VEHICLE
 
@@ -41,3 +42,43 @@ def test_no_rows_draws_what_earlier_versions_drew() -> None:
     assert a == b and np.array_equal(img_a, img_b)
     c, _ = draw(vehicle_rows=1.0)
     assert c != a
+
+
+def test_a_mooring_has_boats_clear_of_the_pier_and_of_each_other() -> None:
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        (water, pier), boats = mooring(rng)
+        assert boats and water.width_m > pier.width_m and water.length_m >= pier.length_m - 4
+        for du, dv, _, parts in boats:
+            hull = parts[0]
+            assert 6 <= sum(p.length_m for p in parts[:4]) <= 16 + 1e-9
+            # every boat lies beside the pier, in the water
+            assert abs(dv) >= pier.width_m / 2 + hull.width_m / 2 - 1e-9
+            assert abs(dv) < water.width_m / 2 and abs(du) < water.length_m / 2
+
+
+def test_moorings_are_drawn_unlabelled_and_off_labelled_objects() -> None:
+    car = OrientedBox(150.0, 150.0, 15.0, 6.0, 0.0)
+    drew = 0
+    for seed in range(12):
+        image = np.full((3, 300, 300), 120.0, dtype=np.float32)
+        occupied = [car]
+        labels = add_generated(
+            image, 0.3, np.random.default_rng(seed), (LV,), occupied, 0, moorings=1.0
+        )
+        assert labels == []
+        assert np.allclose(image[:, 147:153, 143:157], 120.0)  # the labelled car is untouched
+        if (image < 60).mean() > 0.05:  # dark water
+            drew += 1
+            assert len(occupied) == 2  # the water, so nothing generated lands on it
+    assert drew >= 6
+
+
+def test_no_moorings_draws_what_earlier_versions_drew() -> None:
+    def draw(**kw: float) -> np.ndarray:
+        image = np.full((3, 300, 300), 120.0, dtype=np.float32)
+        add_generated(image, 0.3, np.random.default_rng(8), (LV,), [], 3, **kw)
+        return image
+
+    assert np.array_equal(draw(), draw(moorings=0.0))
+    assert not np.array_equal(draw(), draw(moorings=1.0))

@@ -97,6 +97,9 @@ class TrainConfig(TrainingRun):
     # probability that a generated large vehicle is a row of them parked side by side
     # (train/synth.py large_vehicle_row); 0: single vehicles only, the earlier sample stream
     vehicle_rows: float = Field(default=0.0, ge=0.0, le=1.0)
+    # probability that a crop with generated objects also gets an unlabelled mooring: boats moored
+    # side by side at a pier in a strip of water, as negatives (train/synth.py mooring); 0: none
+    moorings: float = Field(default=0.0, ge=0.0, le=1.0)
     # probability that a crop gets another sensor's colours (band mixing, gains, saturation
     # 0-1.5, gamma; train/dataset.py); 0: none
     colour_jitter: float = Field(default=0.0, ge=0.0, le=1.0)

@@ -148,6 +148,7 @@ class SampleSource:
         generated_weights: Mapping[ObjectClass, int] | None = None,
         colour_jitter: float = 0.0,
         vehicle_rows: float = 0.0,
+        moorings: float = 0.0,
     ) -> None:
         """`mask_classes`: classes whose generated objects also give a footprint mask per
         sample (the extent masks of the network, train/model.py); `background_warp`: the
@@ -155,9 +156,11 @@ class SampleSource:
         `generated_weights`: the weight of each generated class, 1 where not named;
         `colour_jitter`: the probability that a crop gets another sensor's colours (module
         docstring); `vehicle_rows`: the probability that a generated large vehicle is a parked
-        row of them (`synth.large_vehicle_row`)."""
+        row of them (`synth.large_vehicle_row`); `moorings`: the probability that a crop with
+        generated objects also gets an unlabelled mooring of boats (`synth.mooring`)."""
         self.crop_px = crop_px
         self.vehicle_rows = vehicle_rows
+        self.moorings = moorings
         self.colour_jitter = colour_jitter
         self.background_warp = background_warp
         weights = dict(generated_weights or {})
@@ -306,6 +309,7 @@ class SampleSource:
             count,
             dict(zip(self.mask_classes, masks[:m], strict=True)),
             self.vehicle_rows,
+            self.moorings,
         )
         masks *= valid
         return [Target(cls, box, True) for cls, box in drawn]

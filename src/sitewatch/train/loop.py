@@ -110,6 +110,7 @@ def train(config: TrainConfig, log: Log) -> Path:
             generated_weights=config.generated_weights,
             colour_jitter=config.colour_jitter,
             vehicle_rows=config.vehicle_rows,
+            moorings=config.moorings,
         )
 
     if config.continue_step is not None and not ckpt_path.exists():  # from a released model

@@ -319,6 +319,12 @@ def model_card(
             if config.vehicle_rows
             else ""
         )
+        + (
+            f", {config.moorings:.0%} of crops with generated objects given an unlabelled mooring"
+            " of boats (negatives)"
+            if config.moorings
+            else ""
+        )
     )
     ema_text = (
         f" Released weights: the moving average of the weights over training (decay "

@@ -21,6 +21,12 @@ Sizes: containers ISO 20 ft / 40 ft (6.06 / 12.19 x 2.44 m, 2.6 m high, stacked 
 12-22 x 2.9-3.2 m on ballasted track; tower crane jibs 30-65 m, mobile crane booms 15-40 m, gantry
 cranes 20-35 x 10-25 m; rigid trucks 8-11 m, tractors with box, tank or flatbed trailers 10-17 m,
 buses 10-13 m and articulated buses 17-21 m (with roof units); cabs show a dark windscreen.
+
+Moorings (`mooring`, drawn where `add_generated` is given `moorings`) are not labelled: a strip of
+dark water along a pier, with boats of 6-16 m moored side by side, stern to the pier (or alongside
+it), on one or both sides. They are negatives: rows of long light hulls on water that are neither
+large vehicles nor containers. Why: trained on rows of parked large vehicles (`vehicle_rows`), a
+detector called the moored boats of a real marina (DOTA P0706) large vehicles.
 """
 
 from __future__ import annotations
@@ -53,6 +59,10 @@ RAIL_COLOURS = [(85, 50, 35), (40, 40, 42), (110, 110, 110), (35, 55, 100), (120
 CRANE_COLOURS = [(230, 190, 30), (235, 235, 230), (200, 60, 40), (240, 140, 30)]
 VEHICLE_COLOURS = [(235, 235, 235), (60, 60, 65), (180, 30, 30), (30, 60, 150), (200, 200, 190)]
 GLASS = (45.0, 50.0, 55.0)
+WATER_COLOURS = [(20, 35, 35), (25, 40, 50), (35, 50, 45), (15, 25, 30), (45, 60, 70), (50, 55, 45)]
+PIER_COLOURS = [(150, 110, 85), (160, 160, 155), (120, 95, 75), (190, 185, 175), (100, 100, 100)]
+HULL_COLOURS = [(235, 235, 235), (215, 218, 220), (245, 245, 240), (190, 195, 200), (40, 60, 120)]
+DECK_COLOURS = [(150, 120, 85), (70, 72, 75), (200, 200, 195), (235, 235, 230)]
 ROOF_UNIT_COLOURS = [(175, 178, 180), (90, 92, 95), (210, 210, 205)]
 SHADOW_STEP_PX = 1.0  # a swept shadow is drawn as copies of the footprint at most this far apart
 PSF_SIGMA_PX = (0.4, 0.9)  # Gaussian blur of drawn objects, drawn per image (the sensor's PSF)
@@ -347,6 +357,105 @@ def large_vehicle_row(
     return out
 
 
+def boat(rng: np.random.Generator) -> list[Part]:
+    """A motor or sailing boat seen from above, bow towards +u: a hull narrowing in steps to a
+    pointed bow, a deck or cabin on it and a dark cockpit aft (metres)."""
+    length = float(rng.uniform(6, 16))
+    beam = float(np.clip(length * rng.uniform(0.28, 0.38), 2.0, 5.0))
+    hull, height = _pick(rng, HULL_COLOURS), float(rng.uniform(1.0, 1.8))
+    body = length * 0.7
+    parts = [Part(-length / 2 + body / 2, 0, body, beam, hull, height)]
+    step = (length - body) / 3
+    for i, narrow in enumerate((0.8, 0.55, 0.3)):  # the bow
+        parts.append(
+            Part(-length / 2 + body + step * (i + 0.5), 0, step, beam * narrow, hull, height)
+        )
+    cabin = length * float(rng.uniform(0.25, 0.45))
+    parts.append(
+        Part(
+            length * float(rng.uniform(-0.1, 0.1)),
+            0,
+            cabin,
+            beam * 0.6,
+            _pick(rng, DECK_COLOURS),
+            height + float(rng.uniform(0.5, 1.5)),
+        )
+    )
+    parts.append(
+        Part(-length / 2 + length * 0.1, 0, length * 0.15, beam * 0.7, (70.0, 70.0, 70.0), height)
+    )
+    return parts
+
+
+def mooring(
+    rng: np.random.Generator,
+) -> tuple[list[Part], list[tuple[float, float, float, list[Part]]]]:
+    """A pier in a strip of water and the boats moored at it, in metres on the pier's axis:
+    the water and pier parts, and per boat (du, dv, angle to the pier in radians, parts). Boats lie
+    stern to the pier, 0.3-1.5 m apart (a berth left empty now and then), on one or both sides,
+    or alongside it in a fifth of moorings."""
+    reach = float(rng.uniform(40, 150))
+    pier_w = float(rng.uniform(1.5, 4.0))
+    alongside = rng.random() < 0.2
+    sides = (-1, 1) if rng.random() < 0.7 else (int(rng.choice([-1, 1])),)
+    boats: list[tuple[float, float, float, list[Part]]] = []
+    deepest = 0.0
+    for side in sides:
+        u = -reach / 2
+        while True:
+            parts = boat(rng)
+            length = sum(p.length_m for p in parts[:4])
+            beam = parts[0].width_m
+            along = length if alongside else beam
+            gap = float(rng.uniform(0.3, 1.5))
+            if u + along > reach / 2:
+                break
+            if rng.random() > 0.12:
+                if alongside:
+                    angle = 0.0 if rng.random() < 0.5 else math.pi
+                    dv = side * (pier_w / 2 + 0.3 + beam / 2)
+                    deepest = max(deepest, beam + 0.3)
+                else:
+                    angle = side * math.pi / 2 + float(rng.uniform(-0.15, 0.15))
+                    dv = side * (pier_w / 2 + float(rng.uniform(0.3, 1.5)) + length / 2)
+                    deepest = max(deepest, length + 1.5)
+                boats.append((u + along / 2, dv, angle, parts))
+            u += along + gap
+    across = 2 * (pier_w / 2 + deepest + float(rng.uniform(5, 30)))
+    water = Part(0, 0, reach + float(rng.uniform(10, 60)), across, _pick(rng, WATER_COLOURS), 0.0)
+    pier = Part(0, 0, reach + 4.0, pier_w, _pick(rng, PIER_COLOURS), 0.5)
+    return [water, pier], boats
+
+
+def _draw_mooring(
+    image: F32,
+    gsd_m: float,
+    rng: np.random.Generator,
+    occupied: list[OrientedBox],
+    sun: Sun,
+) -> None:
+    """Draw a mooring (unlabelled) where its water overlaps nothing `occupied`, and add the water
+    to `occupied` so that no generated object is drawn on it."""
+    ground, boats = mooring(rng)
+    rows, cols = image.shape[1:]
+    placed = _place(
+        [(0.0, 0.0, ground[:1], ground[0].length_m, ground[0].width_m)],
+        rows,
+        cols,
+        gsd_m,
+        rng,
+        occupied,
+    )
+    if placed is None:
+        return
+    cx, cy, theta, (water,) = placed
+    render_parts(image, ground, cx, cy, theta, gsd_m, sun, rng)
+    for du, dv, angle, parts in boats:
+        bx, by = _at(cx, cy, theta, gsd_m, du, dv)
+        render_parts(image, parts, bx, by, theta + angle, gsd_m, sun, rng)
+    occupied.append(water)
+
+
 def _free(occupied: list[OrientedBox], parts: list[OrientedBox]) -> bool:
     """Whether no part footprint of a candidate overlaps an object already there.
 
@@ -422,6 +531,7 @@ def add_generated(
     count: int,
     masks: dict[ObjectClass, F32] | None = None,
     vehicle_rows: float = 0.0,
+    moorings: float = 0.0,
 ) -> list[tuple[ObjectClass, OrientedBox]]:
     """Draw up to `count` generated objects (or groups) of `classes` where nothing is yet.
 
@@ -429,11 +539,14 @@ def add_generated(
     maps classes to (rows, cols) arrays that take the footprint coverage of every object of that
     class drawn, whether or not its centre (hence its label) falls inside the image.
     `vehicle_rows`: the probability that a large-vehicle draw is a parked row
-    (`large_vehicle_row`); 0 draws what earlier versions drew, bit for bit.
+    (`large_vehicle_row`); `moorings`: the probability that an unlabelled mooring (`mooring`) is
+    drawn first. 0 for both draws what earlier versions drew, bit for bit.
     """
     rows, cols = image.shape[1:]
     sun = draw_sun(rng)
     before = image.copy()
+    if moorings > 0 and rng.random() < moorings:
+        _draw_mooring(image, gsd_m, rng, occupied, sun)
     labels: list[tuple[ObjectClass, OrientedBox]] = []
     for _ in range(count):
         cls = classes[int(rng.integers(len(classes)))]
