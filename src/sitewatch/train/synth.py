@@ -357,9 +357,9 @@ def large_vehicle_row(
     return out
 
 
-def boat(rng: np.random.Generator) -> list[Part]:
+def boat(rng: np.random.Generator) -> tuple[list[Part], float, float]:
     """A motor or sailing boat seen from above, bow towards +u: a hull narrowing in steps to a
-    pointed bow, a deck or cabin on it and a dark cockpit aft (metres)."""
+    pointed bow, a deck or cabin on it and a dark cockpit aft; parts, length and beam (metres)."""
     length = float(rng.uniform(6, 16))
     beam = float(np.clip(length * rng.uniform(0.28, 0.38), 2.0, 5.0))
     hull, height = _pick(rng, HULL_COLOURS), float(rng.uniform(1.0, 1.8))
@@ -384,7 +384,7 @@ def boat(rng: np.random.Generator) -> list[Part]:
     parts.append(
         Part(-length / 2 + length * 0.1, 0, length * 0.15, beam * 0.7, (70.0, 70.0, 70.0), height)
     )
-    return parts
+    return parts, length, beam
 
 
 def mooring(
@@ -403,9 +403,7 @@ def mooring(
     for side in sides:
         u = -reach / 2
         while True:
-            parts = boat(rng)
-            length = sum(p.length_m for p in parts[:4])
-            beam = parts[0].width_m
+            parts, length, beam = boat(rng)
             along = length if alongside else beam
             gap = float(rng.uniform(0.3, 1.5))
             if u + along > reach / 2:
