@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import shapely
 
 from sitewatch.core.models import ObjectClass, OrientedBox
 from sitewatch.train.synth import add_generated, large_vehicle_row, mooring
@@ -82,3 +83,40 @@ def test_no_moorings_draws_what_earlier_versions_drew() -> None:
 
     assert np.array_equal(draw(), draw(moorings=0.0))
     assert not np.array_equal(draw(), draw(moorings=1.0))
+
+
+def test_quay_vehicles_are_labelled_beside_the_water() -> None:
+    found = 0
+    for seed in range(16):
+        image = np.full((3, 400, 400), 120.0, dtype=np.float32)
+        occupied: list[OrientedBox] = []
+        labels = add_generated(
+            image,
+            0.3,
+            np.random.default_rng(seed),
+            (LV,),
+            occupied,
+            0,
+            moorings=1.0,
+            quay_vehicles=1.0,
+        )
+        assert all(cls is LV for cls, _ in labels)
+        if not labels:
+            continue
+        found += len(labels)
+        water = shapely.Polygon(occupied[0].corners())
+        for _, box in labels:
+            truck = shapely.Polygon(box.corners())
+            # on the quay: off the water, within a few metres of its edge
+            assert truck.intersection(water).area < 0.02 * truck.area
+            assert truck.distance(water) < 3.5 / 0.3
+    assert found >= 8
+
+
+def test_no_quay_vehicles_draws_what_moorings_alone_drew() -> None:
+    def draw(**kw: float) -> np.ndarray:
+        image = np.full((3, 300, 300), 120.0, dtype=np.float32)
+        add_generated(image, 0.3, np.random.default_rng(5), (LV,), [], 2, moorings=1.0, **kw)
+        return image
+
+    assert np.array_equal(draw(), draw(quay_vehicles=0.0))

@@ -100,6 +100,9 @@ class TrainConfig(TrainingRun):
     # probability that a crop with generated objects also gets an unlabelled mooring: boats moored
     # side by side at a pier in a strip of water, as negatives (train/synth.py mooring); 0: none
     moorings: float = Field(default=0.0, ge=0.0, le=1.0)
+    # probability that a mooring drawn gets 1-3 large vehicles (labelled) parked on its quay, along
+    # the water's edge or nose to it (train/synth.py _draw_quay_vehicles); 0: none
+    quay_vehicles: float = Field(default=0.0, ge=0.0, le=1.0)
     # probability that a crop gets another sensor's colours (band mixing, gains, saturation
     # 0-1.5, gamma; train/dataset.py); 0: none
     colour_jitter: float = Field(default=0.0, ge=0.0, le=1.0)

@@ -149,6 +149,7 @@ class SampleSource:
         colour_jitter: float = 0.0,
         vehicle_rows: float = 0.0,
         moorings: float = 0.0,
+        quay_vehicles: float = 0.0,
     ) -> None:
         """`mask_classes`: classes whose generated objects also give a footprint mask per
         sample (the extent masks of the network, train/model.py); `background_warp`: the
@@ -157,10 +158,13 @@ class SampleSource:
         `colour_jitter`: the probability that a crop gets another sensor's colours (module
         docstring); `vehicle_rows`: the probability that a generated large vehicle is a parked
         row of them (`synth.large_vehicle_row`); `moorings`: the probability that a crop with
-        generated objects also gets an unlabelled mooring of boats (`synth.mooring`)."""
+        generated objects also gets an unlabelled mooring of boats (`synth.mooring`);
+        `quay_vehicles`: the probability that such a mooring gets large vehicles parked on its
+        quay (labelled)."""
         self.crop_px = crop_px
         self.vehicle_rows = vehicle_rows
         self.moorings = moorings
+        self.quay_vehicles = quay_vehicles
         self.colour_jitter = colour_jitter
         self.background_warp = background_warp
         weights = dict(generated_weights or {})
@@ -310,6 +314,7 @@ class SampleSource:
             dict(zip(self.mask_classes, masks[:m], strict=True)),
             self.vehicle_rows,
             self.moorings,
+            self.quay_vehicles,
         )
         masks *= valid
         return [Target(cls, box, True) for cls, box in drawn]

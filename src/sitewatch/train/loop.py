@@ -111,6 +111,7 @@ def train(config: TrainConfig, log: Log) -> Path:
             colour_jitter=config.colour_jitter,
             vehicle_rows=config.vehicle_rows,
             moorings=config.moorings,
+            quay_vehicles=config.quay_vehicles,
         )
 
     if config.continue_step is not None and not ckpt_path.exists():  # from a released model

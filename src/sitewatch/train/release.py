@@ -325,6 +325,11 @@ def model_card(
             if config.moorings
             else ""
         )
+        + (
+            f", {config.quay_vehicles:.0%} of those moorings with large vehicles parked on the quay"
+            if config.moorings and config.quay_vehicles
+            else ""
+        )
     )
     ema_text = (
         f" Released weights: the moving average of the weights over training (decay "

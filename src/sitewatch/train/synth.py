@@ -26,7 +26,9 @@ Moorings (`mooring`, drawn where `add_generated` is given `moorings`) are not la
 dark water along a pier, with boats of 6-16 m moored side by side, stern to the pier (or alongside
 it), on one or both sides. They are negatives: rows of long light hulls on water that are neither
 large vehicles nor containers. Why: trained on rows of parked large vehicles (`vehicle_rows`), a
-detector called the moored boats of a real marina (DOTA P0706) large vehicles.
+detector called the moored boats of a real marina (DOTA P0706) large vehicles. With
+`quay_vehicles`, a mooring may get 1-3 labelled large vehicles parked on its quay, along the
+water's edge or nose to it, so that hulls and trucks are seen side by side (`_draw_quay_vehicles`).
 """
 
 from __future__ import annotations
@@ -431,9 +433,10 @@ def _draw_mooring(
     rng: np.random.Generator,
     occupied: list[OrientedBox],
     sun: Sun,
-) -> None:
+) -> tuple[float, float, float, Part] | None:
     """Draw a mooring (unlabelled) where its water overlaps nothing `occupied`, and add the water
-    to `occupied` so that no generated object is drawn on it."""
+    to `occupied` so that no generated object is drawn on it. Returns where the water lies
+    (centre in pixels, angle, its part), None where it found no room."""
     ground, boats = mooring(rng)
     rows, cols = image.shape[1:]
     placed = _place(
@@ -445,13 +448,49 @@ def _draw_mooring(
         occupied,
     )
     if placed is None:
-        return
+        return None
     cx, cy, theta, (water,) = placed
     render_parts(image, ground, cx, cy, theta, gsd_m, sun, rng)
     for du, dv, angle, parts in boats:
         bx, by = _at(cx, cy, theta, gsd_m, du, dv)
         render_parts(image, parts, bx, by, theta + angle, gsd_m, sun, rng)
     occupied.append(water)
+    return cx, cy, theta, ground[0]
+
+
+def _draw_quay_vehicles(
+    image: F32,
+    gsd_m: float,
+    rng: np.random.Generator,
+    occupied: list[OrientedBox],
+    sun: Sun,
+    water: tuple[float, float, float, Part],
+) -> list[tuple[ObjectClass, OrientedBox]]:
+    """Draw 1-3 large vehicles (labelled) parked on the quay along one side of a mooring's
+    water, 0.5-3 m from its edge, either along the edge or nose to it, where they overlap
+    nothing `occupied`. Why: a light hull of 6-16 m and a white truck differ at 0.5 m mostly
+    in what lies around them, so the network must see both side by side, not boats at the
+    water and trucks elsewhere."""
+    cx, cy, theta, part = water
+    side = 1.0 if rng.random() < 0.5 else -1.0
+    rows, cols = image.shape[1:]
+    labels: list[tuple[ObjectClass, OrientedBox]] = []
+    for _ in range(int(rng.integers(1, 4))):
+        parts, length, width = large_vehicle(rng)
+        nose_in = rng.random() < 0.5
+        across = length if nose_in else width
+        du = float(rng.uniform(-0.45, 0.45)) * part.length_m
+        dv = side * (part.width_m / 2 + float(rng.uniform(0.5, 3.0)) + across / 2)
+        bx, by = _at(cx, cy, theta, gsd_m, du, dv)
+        angle = theta + (math.pi / 2 if nose_in else 0.0)
+        (box,), footprint = _layout([(0.0, 0.0, parts, length, width)], bx, by, angle, gsd_m)
+        if not _free(occupied, footprint):
+            continue
+        render_parts(image, parts, bx, by, angle, gsd_m, sun, rng)
+        occupied.append(box)
+        if 0 <= box.cx < cols and 0 <= box.cy < rows:
+            labels.append((ObjectClass.LARGE_VEHICLE, visible_part(box, cols, rows)))
+    return labels
 
 
 def _free(occupied: list[OrientedBox], parts: list[OrientedBox]) -> bool:
@@ -493,6 +532,26 @@ def visible_part(box: OrientedBox, cols: int, rows: int) -> OrientedBox:
 PLACEMENT_TRIES = 5
 
 
+def _layout(
+    items: list[tuple[float, float, list[Part], float, float]],
+    cx: float,
+    cy: float,
+    theta: float,
+    gsd_m: float,
+) -> tuple[list[OrientedBox], list[OrientedBox]]:
+    """The label boxes of an object's items at a centre and angle, and their parts' footprints."""
+    boxes, footprint = [], []
+    for du, dv, parts, length, width in items:
+        bx, by = _at(cx, cy, theta, gsd_m, du, dv)
+        boxes.append(_label_box(bx, by, length / gsd_m, width / gsd_m, theta))
+        for p in parts:
+            px, py = _at(cx, cy, theta, gsd_m, du + p.du_m, dv + p.dv_m)
+            footprint.append(
+                OrientedBox(px, py, p.length_m / gsd_m, p.width_m / gsd_m, math.degrees(theta))
+            )
+    return boxes, footprint
+
+
 def _place(
     items: list[tuple[float, float, list[Part], float, float]],
     rows: int,
@@ -506,15 +565,7 @@ def _place(
     for _ in range(PLACEMENT_TRIES if occupied is not None else 1):
         theta = float(rng.uniform(0, math.pi))
         cx, cy = float(rng.uniform(0, cols)), float(rng.uniform(0, rows))
-        boxes, footprint = [], []
-        for du, dv, parts, length, width in items:
-            bx, by = _at(cx, cy, theta, gsd_m, du, dv)
-            boxes.append(_label_box(bx, by, length / gsd_m, width / gsd_m, theta))
-            for p in parts:
-                px, py = _at(cx, cy, theta, gsd_m, du + p.du_m, dv + p.dv_m)
-                footprint.append(
-                    OrientedBox(px, py, p.length_m / gsd_m, p.width_m / gsd_m, math.degrees(theta))
-                )
+        boxes, footprint = _layout(items, cx, cy, theta, gsd_m)
         if occupied is None or _free(occupied, footprint):
             return cx, cy, theta, boxes
     return None
@@ -530,6 +581,7 @@ def add_generated(
     masks: dict[ObjectClass, F32] | None = None,
     vehicle_rows: float = 0.0,
     moorings: float = 0.0,
+    quay_vehicles: float = 0.0,
 ) -> list[tuple[ObjectClass, OrientedBox]]:
     """Draw up to `count` generated objects (or groups) of `classes` where nothing is yet.
 
@@ -538,14 +590,18 @@ def add_generated(
     class drawn, whether or not its centre (hence its label) falls inside the image.
     `vehicle_rows`: the probability that a large-vehicle draw is a parked row
     (`large_vehicle_row`); `moorings`: the probability that an unlabelled mooring (`mooring`) is
-    drawn first. 0 for both draws what earlier versions drew, bit for bit.
+    drawn first; `quay_vehicles`: the probability that a mooring drawn gets large vehicles
+    parked on its quay (`_draw_quay_vehicles`, labelled). 0 for all three draws what earlier
+    versions drew, bit for bit.
     """
     rows, cols = image.shape[1:]
     sun = draw_sun(rng)
     before = image.copy()
-    if moorings > 0 and rng.random() < moorings:
-        _draw_mooring(image, gsd_m, rng, occupied, sun)
     labels: list[tuple[ObjectClass, OrientedBox]] = []
+    if moorings > 0 and rng.random() < moorings:
+        water = _draw_mooring(image, gsd_m, rng, occupied, sun)
+        if water is not None and quay_vehicles > 0 and rng.random() < quay_vehicles:
+            labels += _draw_quay_vehicles(image, gsd_m, rng, occupied, sun, water)
     for _ in range(count):
         cls = classes[int(rng.integers(len(classes)))]
         items: list[tuple[float, float, list[Part], float, float]] = []
