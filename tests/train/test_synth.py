@@ -120,3 +120,19 @@ def test_no_quay_vehicles_draws_what_moorings_alone_drew() -> None:
         return image
 
     assert np.array_equal(draw(), draw(quay_vehicles=0.0))
+
+
+def test_wide_palette_draws_yellow_vehicles_and_narrow_draws_what_it_drew() -> None:
+    def draw(seed: int, **kw: bool) -> np.ndarray:
+        image = np.full((3, 300, 300), 120.0, dtype=np.float32)
+        add_generated(image, 0.3, np.random.default_rng(seed), (LV,), [], 4, **kw)
+        return image
+
+    assert np.array_equal(draw(3), draw(3, wide_palette=False))
+
+    def yellow(image: np.ndarray) -> bool:  # school-bus yellow: red and green high, blue low
+        r, g, b = image
+        return bool(((r > 200) & (g > 150) & (b < 80)).sum() > 50)
+
+    assert not any(yellow(draw(s)) for s in range(20))
+    assert sum(yellow(draw(s, wide_palette=True)) for s in range(20)) >= 3

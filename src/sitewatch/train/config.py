@@ -103,6 +103,9 @@ class TrainConfig(TrainingRun):
     # probability that a mooring drawn gets 1-3 large vehicles (labelled) parked on its quay, along
     # the water's edge or nose to it (train/synth.py _draw_quay_vehicles); 0: none
     quay_vehicles: float = Field(default=0.0, ge=0.0, le=1.0)
+    # generated large vehicles also in school-bus yellow, tan, orange, green and brown
+    # (train/synth.py WIDE_VEHICLE_COLOURS); false: the earlier five colours and sample stream
+    wide_palette: bool = False
     # probability that a crop gets another sensor's colours (band mixing, gains, saturation
     # 0-1.5, gamma; train/dataset.py); 0: none
     colour_jitter: float = Field(default=0.0, ge=0.0, le=1.0)

@@ -150,6 +150,7 @@ class SampleSource:
         vehicle_rows: float = 0.0,
         moorings: float = 0.0,
         quay_vehicles: float = 0.0,
+        wide_palette: bool = False,
     ) -> None:
         """`mask_classes`: classes whose generated objects also give a footprint mask per
         sample (the extent masks of the network, train/model.py); `background_warp`: the
@@ -160,11 +161,13 @@ class SampleSource:
         row of them (`synth.large_vehicle_row`); `moorings`: the probability that a crop with
         generated objects also gets an unlabelled mooring of boats (`synth.mooring`);
         `quay_vehicles`: the probability that such a mooring gets large vehicles parked on its
-        quay (labelled)."""
+        quay (labelled); `wide_palette`: generated large vehicles also in yellow, tan, orange,
+        green and brown (`synth.WIDE_VEHICLE_COLOURS`)."""
         self.crop_px = crop_px
         self.vehicle_rows = vehicle_rows
         self.moorings = moorings
         self.quay_vehicles = quay_vehicles
+        self.wide_palette = wide_palette
         self.colour_jitter = colour_jitter
         self.background_warp = background_warp
         weights = dict(generated_weights or {})
@@ -315,6 +318,7 @@ class SampleSource:
             self.vehicle_rows,
             self.moorings,
             self.quay_vehicles,
+            self.wide_palette,
         )
         masks *= valid
         return [Target(cls, box, True) for cls, box in drawn]

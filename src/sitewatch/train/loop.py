@@ -112,6 +112,7 @@ def train(config: TrainConfig, log: Log) -> Path:
             vehicle_rows=config.vehicle_rows,
             moorings=config.moorings,
             quay_vehicles=config.quay_vehicles,
+            wide_palette=config.wide_palette,
         )
 
     if config.continue_step is not None and not ckpt_path.exists():  # from a released model

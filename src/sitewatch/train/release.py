@@ -330,6 +330,11 @@ def model_card(
             if config.moorings and config.quay_vehicles
             else ""
         )
+        + (
+            ", generated large vehicles also in yellow, tan, orange, green and brown"
+            if config.wide_palette
+            else ""
+        )
     )
     ema_text = (
         f" Released weights: the moving average of the weights over training (decay "

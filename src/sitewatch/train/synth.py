@@ -29,6 +29,12 @@ large vehicles nor containers. Why: trained on rows of parked large vehicles (`v
 detector called the moored boats of a real marina (DOTA P0706) large vehicles. With
 `quay_vehicles`, a mooring may get 1-3 labelled large vehicles parked on its quay, along the
 water's edge or nose to it, so that hulls and trucks are seen side by side (`_draw_quay_vehicles`).
+
+Large-vehicle colours: white, dark grey, red, blue and light grey (`VEHICLE_COLOURS`); with
+`wide_palette` also school-bus yellow, its faded tan, orange, green and brown
+(`WIDE_VEHICLE_COLOURS`). Why: without yellow, real yellow and tan school buses parked in rows
+came out as containers (sitewatch-det-0.19.0) or were missed (0.22.0) where white buses beside
+them were found (`benchmarks/depot_counts.py`); yellow was drawn only on cranes and containers.
 """
 
 from __future__ import annotations
@@ -60,6 +66,15 @@ CONTAINER_COLOURS = [
 RAIL_COLOURS = [(85, 50, 35), (40, 40, 42), (110, 110, 110), (35, 55, 100), (120, 60, 40)]
 CRANE_COLOURS = [(230, 190, 30), (235, 235, 230), (200, 60, 40), (240, 140, 30)]
 VEHICLE_COLOURS = [(235, 235, 235), (60, 60, 65), (180, 30, 30), (30, 60, 150), (200, 200, 190)]
+# added by `wide_palette`: school-bus yellow, its faded tan, orange, green, brown
+WIDE_VEHICLE_COLOURS = [
+    *VEHICLE_COLOURS,
+    (235, 180, 30),
+    (220, 195, 125),
+    (235, 125, 35),
+    (50, 95, 55),
+    (120, 85, 55),
+]
 GLASS = (45.0, 50.0, 55.0)
 WATER_COLOURS = [(20, 35, 35), (25, 40, 50), (35, 50, 45), (15, 25, 30), (45, 60, 70), (50, 55, 45)]
 PIER_COLOURS = [(150, 110, 85), (160, 160, 155), (120, 95, 75), (190, 185, 175), (100, 100, 100)]
@@ -286,11 +301,13 @@ def crane(rng: np.random.Generator) -> tuple[list[Part], float, float]:
     return parts, span, depth + 1.8
 
 
-def large_vehicle(rng: np.random.Generator) -> tuple[list[Part], float, float]:
+def large_vehicle(
+    rng: np.random.Generator, palette: list[tuple[int, int, int]] = VEHICLE_COLOURS
+) -> tuple[list[Part], float, float]:
     """A bus (rigid or articulated, with roof units), a rigid truck, or a tractor with a box,
     tank or flatbed trailer: parts, label length and width (metres). Cabs show their windscreen
-    as a dark band at the front."""
-    colour = _pick(rng, VEHICLE_COLOURS)
+    as a dark band at the front. Bodies and cabs take their colours from `palette`."""
+    colour = _pick(rng, palette)
     kind = rng.random()
     if kind < 0.35:  # bus: one body, or two joined by a dark bellows
         sections = [float(rng.uniform(10, 13))]
@@ -312,7 +329,7 @@ def large_vehicle(rng: np.random.Generator) -> tuple[list[Part], float, float]:
     cab = 2.4
     if kind < 0.55:  # rigid truck: cab and box on one chassis
         body_l = float(rng.uniform(5, 8))
-        body, height, stripes = _pick(rng, VEHICLE_COLOURS), 3.6, 0.0
+        body, height, stripes = _pick(rng, palette), 3.6, 0.0
     else:  # tractor and semi-trailer
         body_l = float(rng.uniform(7, 13.6))
         load = rng.random()
@@ -321,7 +338,7 @@ def large_vehicle(rng: np.random.Generator) -> tuple[list[Part], float, float]:
         elif load < 0.45:  # flatbed, carrying something
             body, height, stripes = (95.0, 90.0, 85.0), 1.5, 0.0
         else:
-            body, height, stripes = _pick(rng, VEHICLE_COLOURS), 4.0, 0.0
+            body, height, stripes = _pick(rng, palette), 4.0, 0.0
     total = body_l + cab + 0.6
     front = total / 2
     parts = [
@@ -338,7 +355,7 @@ def large_vehicle(rng: np.random.Generator) -> tuple[list[Part], float, float]:
 
 
 def large_vehicle_row(
-    rng: np.random.Generator,
+    rng: np.random.Generator, palette: list[tuple[int, int, int]] = VEHICLE_COLOURS
 ) -> list[tuple[float, float, list[Part], float, float]]:
     """Large vehicles parked side by side, as at a bus depot or a truck park: 2-12 bays across,
     0.5-1.5 m apart, one model for most of the fleet (another in 30% of the bays), each shifted
@@ -346,13 +363,13 @@ def large_vehicle_row(
     width) in metres, like a container block's. Why: containers were the only generated objects
     drawn side by side, and a real row of parked buses came out as containers."""
     n = int(rng.integers(2, 13))
-    fleet = large_vehicle(rng)
+    fleet = large_vehicle(rng, palette)
     gap = float(rng.uniform(0.5, 1.5))
     out = []
     for j in range(n):
         if j and rng.random() < 0.1:
             continue
-        parts, length, width = fleet if rng.random() < 0.7 else large_vehicle(rng)
+        parts, length, width = fleet if rng.random() < 0.7 else large_vehicle(rng, palette)
         du = float(rng.uniform(-0.6, 0.6))
         dv = (j - (n - 1) / 2) * (2.55 + gap)
         out.append((du, dv, parts, length, width))
@@ -465,6 +482,7 @@ def _draw_quay_vehicles(
     occupied: list[OrientedBox],
     sun: Sun,
     water: tuple[float, float, float, Part],
+    palette: list[tuple[int, int, int]] = VEHICLE_COLOURS,
 ) -> list[tuple[ObjectClass, OrientedBox]]:
     """Draw 1-3 large vehicles (labelled) parked on the quay along one side of a mooring's
     water, 0.5-3 m from its edge, either along the edge or nose to it, where they overlap
@@ -476,7 +494,7 @@ def _draw_quay_vehicles(
     rows, cols = image.shape[1:]
     labels: list[tuple[ObjectClass, OrientedBox]] = []
     for _ in range(int(rng.integers(1, 4))):
-        parts, length, width = large_vehicle(rng)
+        parts, length, width = large_vehicle(rng, palette)
         nose_in = rng.random() < 0.5
         across = length if nose_in else width
         du = float(rng.uniform(-0.45, 0.45)) * part.length_m
@@ -582,6 +600,7 @@ def add_generated(
     vehicle_rows: float = 0.0,
     moorings: float = 0.0,
     quay_vehicles: float = 0.0,
+    wide_palette: bool = False,
 ) -> list[tuple[ObjectClass, OrientedBox]]:
     """Draw up to `count` generated objects (or groups) of `classes` where nothing is yet.
 
@@ -591,9 +610,11 @@ def add_generated(
     `vehicle_rows`: the probability that a large-vehicle draw is a parked row
     (`large_vehicle_row`); `moorings`: the probability that an unlabelled mooring (`mooring`) is
     drawn first; `quay_vehicles`: the probability that a mooring drawn gets large vehicles
-    parked on its quay (`_draw_quay_vehicles`, labelled). 0 for all three draws what earlier
-    versions drew, bit for bit.
+    parked on its quay (`_draw_quay_vehicles`, labelled); `wide_palette`: large vehicles take
+    their colours from WIDE_VEHICLE_COLOURS (with yellow, tan, orange, green and brown) instead
+    of VEHICLE_COLOURS. 0 (False) for all four draws what earlier versions drew, bit for bit.
     """
+    palette = WIDE_VEHICLE_COLOURS if wide_palette else VEHICLE_COLOURS
     rows, cols = image.shape[1:]
     sun = draw_sun(rng)
     before = image.copy()
@@ -601,7 +622,7 @@ def add_generated(
     if moorings > 0 and rng.random() < moorings:
         water = _draw_mooring(image, gsd_m, rng, occupied, sun)
         if water is not None and quay_vehicles > 0 and rng.random() < quay_vehicles:
-            labels += _draw_quay_vehicles(image, gsd_m, rng, occupied, sun, water)
+            labels += _draw_quay_vehicles(image, gsd_m, rng, occupied, sun, water, palette)
     for _ in range(count):
         cls = classes[int(rng.integers(len(classes)))]
         items: list[tuple[float, float, list[Part], float, float]] = []
@@ -613,9 +634,11 @@ def add_generated(
             items = [(c.du_m, 0.0, [replace(c, du_m=0.0, dv_m=0.0)], c.length_m, 3.1) for c in cars]
             items = _merge_tank_tops(items, cars)
         elif cls is ObjectClass.LARGE_VEHICLE and vehicle_rows > 0 and rng.random() < vehicle_rows:
-            items = large_vehicle_row(rng)
+            items = large_vehicle_row(rng, palette)
         else:
-            parts, length, width = crane(rng) if cls is ObjectClass.CRANE else large_vehicle(rng)
+            parts, length, width = (
+                crane(rng) if cls is ObjectClass.CRANE else large_vehicle(rng, palette)
+            )
             items = [(0.0, 0.0, parts, length, width)]
         placed = _place(
             items, rows, cols, gsd_m, rng, None if cls is ObjectClass.RAIL_CAR else occupied
