@@ -35,9 +35,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from dota_real_ap import OPTIONS, detectors
 from sitewatch.core.models import Detection, ObjectClass
-from sitewatch.detect.onnx import load_detector
-from sitewatch.detect.run import DetectOptions
 from sitewatch.train.evaluate import Matches, at_threshold, detect_all, real_eval_set
 from sitewatch.train.labels import LabelledImage
 
@@ -73,14 +72,11 @@ def main() -> None:
             for name, (_, pts) in points.items()
         },
     }
-    options = DetectOptions(overlap_px=64)
-    for path in args.models:
-        detector = load_detector(path, score_floor=0.05)
-        operating = {c: detector.spec.threshold(c) for c in ObjectClass}
+    for path, detector, operating in detectors(args.models):
         figures: dict[str, Any] = {}
         for g, images in sets.items():
             rows: dict[str, Any] = {}
-            for item, dets in zip(images, detect_all(images, detector, options), strict=True):
+            for item, dets in zip(images, detect_all(images, detector, OPTIONS), strict=True):
                 gsd_in, pts = points[item.name]
                 rows[item.name] = score_image(dets, pts, gsd_in, g, operating)
             figures[f"{g:g} m"] = rows

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ import shapely
 import yaml
 
 from sitewatch.core.models import Detection, ObjectClass
-from sitewatch.detect.onnx import load_detector
+from sitewatch.detect.onnx import OnnxDetector, load_detector
 from sitewatch.detect.run import DetectOptions
 from sitewatch.detect.taxonomy import class_map
 from sitewatch.train.evaluate import (
@@ -54,6 +55,7 @@ MARINA_GSD_M = 0.22  # from the chip's cars, measured by hand (module docstring)
 # under a stand-in class, and only their corners are used.
 SHIPS = {"ship": ObjectClass.CONTAINER}
 VEHICLES = (ObjectClass.SMALL_VEHICLE, ObjectClass.LARGE_VEHICLE)
+OPTIONS = DetectOptions(overlap_px=64)
 
 
 def main() -> None:
@@ -81,13 +83,10 @@ def main() -> None:
         chip = LabelledImage(args.marina, (), MARINA_GSD_M, "dota8", frozenset())
         marina = {g: real_eval_set([chip], g) for g in args.gsd}
         out["images"][args.marina.name] = MARINA_GSD_M
-    options = DetectOptions(overlap_px=64)
-    for path in args.models:
-        detector = load_detector(path, score_floor=0.05)
-        operating = {c: detector.spec.threshold(c) for c in ObjectClass}
+    for path, detector, operating in detectors(args.models):
         figures: dict[str, Any] = {}
         for g, images in sets.items():
-            found = detect_all(images, detector, options)
+            found = detect_all(images, detector, OPTIONS)
             report = score_detections(images, found, operating)
             per_image: dict[str, Any] = {}
             for item, dets in zip(images, found, strict=True):
@@ -104,7 +103,7 @@ def main() -> None:
                 row["large_vehicle_on_ships"] = on_ships(lv, ships[item.name], item.gsd_m, g)
                 per_image[item.name] = row
             chips = marina.get(g, [])
-            for item, dets in zip(chips, detect_all(chips, detector, options), strict=True):
+            for item, dets in zip(chips, detect_all(chips, detector, OPTIONS), strict=True):
                 lv = [
                     d
                     for d in at_threshold(dets, operating)
@@ -123,6 +122,16 @@ def main() -> None:
             }
         out[path.name] = figures
     print(json.dumps(out, indent=1))
+
+
+def detectors(
+    paths: list[Path],
+) -> Iterator[tuple[Path, OnnxDetector, dict[ObjectClass, float]]]:
+    """Each model loaded for scoring (every detection down to 0.05, for AP) with its operating
+    thresholds."""
+    for path in paths:
+        detector = load_detector(path, score_floor=0.05)
+        yield path, detector, {c: detector.spec.threshold(c) for c in ObjectClass}
 
 
 def ship_polygons(frame: LabelledImage) -> list[shapely.Polygon]:

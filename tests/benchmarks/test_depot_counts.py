@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -15,6 +16,8 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "depot_counts.py"
 
 
 def _script() -> ModuleType:
+    if str(SCRIPT.parent) not in sys.path:  # it imports its sibling dota_real_ap
+        sys.path.insert(0, str(SCRIPT.parent))
     spec = importlib.util.spec_from_file_location("depot_counts", SCRIPT)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
