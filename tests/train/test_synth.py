@@ -136,3 +136,25 @@ def test_wide_palette_draws_yellow_vehicles_and_narrow_draws_what_it_drew() -> N
 
     assert not any(yellow(draw(s)) for s in range(20))
     assert sum(yellow(draw(s, wide_palette=True)) for s in range(20)) >= 3
+
+
+def test_angled_rows_stand_staggered_along_the_axis() -> None:
+    rng = np.random.default_rng(21)
+    for _ in range(20):
+        items = sorted(large_vehicle_row(rng, angled=1.0), key=lambda item: item[1])
+        if len(items) < 3:
+            continue
+        steps = [(b[0] - a[0]) / (b[1] - a[1]) for a, b in itertools.pairwise(items)]
+        # a curb at 35-65 degrees: 0.47-1.43 m along the axis per metre across, less the jitter
+        assert abs(float(np.mean(steps))) > 0.3
+        assert len({np.sign(s) for s in steps}) == 1
+
+
+def test_no_angled_rows_draws_what_square_rows_drew() -> None:
+    def draw(**kw: float) -> np.ndarray:
+        image = np.full((3, 300, 300), 120.0, dtype=np.float32)
+        add_generated(image, 0.3, np.random.default_rng(6), (LV,), [], 3, vehicle_rows=1.0, **kw)
+        return image
+
+    assert np.array_equal(draw(), draw(angled_rows=0.0))
+    assert not np.array_equal(draw(), draw(angled_rows=1.0))

@@ -106,6 +106,9 @@ class TrainConfig(TrainingRun):
     # generated large vehicles also in school-bus yellow, tan, orange, green and brown
     # (train/synth.py WIDE_VEHICLE_COLOURS); false: the earlier five colours and sample stream
     wide_palette: bool = False
+    # probability that a row of parked large vehicles (vehicle_rows) stands in angled bays, each
+    # vehicle further along its axis than its neighbour (train/synth.py large_vehicle_row); 0: none
+    angled_rows: float = Field(default=0.0, ge=0.0, le=1.0)
     # probability that a crop gets another sensor's colours (band mixing, gains, saturation
     # 0-1.5, gamma; train/dataset.py); 0: none
     colour_jitter: float = Field(default=0.0, ge=0.0, le=1.0)

@@ -151,6 +151,7 @@ class SampleSource:
         moorings: float = 0.0,
         quay_vehicles: float = 0.0,
         wide_palette: bool = False,
+        angled_rows: float = 0.0,
     ) -> None:
         """`mask_classes`: classes whose generated objects also give a footprint mask per
         sample (the extent masks of the network, train/model.py); `background_warp`: the
@@ -162,12 +163,14 @@ class SampleSource:
         generated objects also gets an unlabelled mooring of boats (`synth.mooring`);
         `quay_vehicles`: the probability that such a mooring gets large vehicles parked on its
         quay (labelled); `wide_palette`: generated large vehicles also in yellow, tan, orange,
-        green and brown (`synth.WIDE_VEHICLE_COLOURS`)."""
+        green and brown (`synth.WIDE_VEHICLE_COLOURS`); `angled_rows`: the probability that a
+        row of large vehicles is parked in angled bays (`synth.large_vehicle_row`)."""
         self.crop_px = crop_px
         self.vehicle_rows = vehicle_rows
         self.moorings = moorings
         self.quay_vehicles = quay_vehicles
         self.wide_palette = wide_palette
+        self.angled_rows = angled_rows
         self.colour_jitter = colour_jitter
         self.background_warp = background_warp
         weights = dict(generated_weights or {})
@@ -319,6 +322,7 @@ class SampleSource:
             self.moorings,
             self.quay_vehicles,
             self.wide_palette,
+            self.angled_rows,
         )
         masks *= valid
         return [Target(cls, box, True) for cls, box in drawn]

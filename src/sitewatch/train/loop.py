@@ -113,6 +113,7 @@ def train(config: TrainConfig, log: Log) -> Path:
             moorings=config.moorings,
             quay_vehicles=config.quay_vehicles,
             wide_palette=config.wide_palette,
+            angled_rows=config.angled_rows,
         )
 
     if config.continue_step is not None and not ckpt_path.exists():  # from a released model

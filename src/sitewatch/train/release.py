@@ -335,6 +335,11 @@ def model_card(
             if config.wide_palette
             else ""
         )
+        + (
+            f", {config.angled_rows:.0%} of those rows parked in angled bays"
+            if config.vehicle_rows and config.angled_rows
+            else ""
+        )
     )
     ema_text = (
         f" Released weights: the moving average of the weights over training (decay "
