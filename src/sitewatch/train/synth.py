@@ -32,9 +32,10 @@ water's edge or nose to it, so that hulls and trucks are seen side by side (`_dr
 
 Large-vehicle colours: white, dark grey, red, blue and light grey (`VEHICLE_COLOURS`); with
 `wide_palette` also school-bus yellow, its faded tan, orange, green and brown
-(`WIDE_VEHICLE_COLOURS`). Why: without yellow, real yellow and tan school buses parked in rows
-came out as containers (sitewatch-det-0.19.0) or were missed (0.22.0) where white buses beside
-them were found (`benchmarks/depot_counts.py`); yellow was drawn only on cranes and containers.
+(`WIDE_VEHICLE_COLOURS`). Why: yellow was drawn only on cranes and containers, and real yellow
+school buses parked in rows came out as containers (sitewatch-det-0.19.0). At the herringbone
+depot of `benchmarks/depot_counts.py` the palette did not help (det-0.24.0: tan buses 25 to 21 of
+46 found); angled bays (`large_vehicle_row`'s `angled`) did.
 """
 
 from __future__ import annotations
