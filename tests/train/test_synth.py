@@ -4,12 +4,17 @@ labelled objects."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+from pathlib import Path
 
 import numpy as np
+import pytest
 import shapely
 
 from sitewatch.core.models import ObjectClass, OrientedBox
+from sitewatch.train.config import TrainConfig
+from sitewatch.train.synth import GeneratorOptions as Opt
 from sitewatch.train.synth import add_generated, large_vehicle_row, mooring
 
 LV = ObjectClass.LARGE_VEHICLE
@@ -28,7 +33,9 @@ def test_a_row_of_vehicles_is_side_by_side_and_apart() -> None:
 
 def test_rows_give_one_label_per_vehicle_all_parallel() -> None:
     image = np.full((3, 600, 600), 120.0, dtype=np.float32)
-    labels = add_generated(image, 0.3, np.random.default_rng(4), (LV,), [], 1, vehicle_rows=1.0)
+    labels = add_generated(
+        image, 0.3, np.random.default_rng(4), (LV,), [], 1, options=Opt(vehicle_rows=1.0)
+    )
     assert len(labels) >= 2 and all(c is LV for c, _ in labels)
     assert len({round(b.angle_deg % 180, 3) for _, b in labels}) == 1
 
@@ -36,7 +43,9 @@ def test_rows_give_one_label_per_vehicle_all_parallel() -> None:
 def test_no_rows_draws_what_earlier_versions_drew() -> None:
     def draw(**kw: float) -> tuple[list[tuple[float, float, float]], np.ndarray]:
         image = np.full((3, 300, 300), 120.0, dtype=np.float32)
-        labels = add_generated(image, 0.3, np.random.default_rng(8), (LV,), [], 3, **kw)
+        labels = add_generated(
+            image, 0.3, np.random.default_rng(8), (LV,), [], 3, options=Opt(**kw)
+        )
         return [(b.cx, b.cy, b.length_px) for _, b in labels], image
 
     (a, img_a), (b, img_b) = draw(), draw(vehicle_rows=0.0)
@@ -65,7 +74,7 @@ def test_moorings_are_drawn_unlabelled_and_off_labelled_objects() -> None:
         image = np.full((3, 300, 300), 120.0, dtype=np.float32)
         occupied = [car]
         labels = add_generated(
-            image, 0.3, np.random.default_rng(seed), (LV,), occupied, 0, moorings=1.0
+            image, 0.3, np.random.default_rng(seed), (LV,), occupied, 0, options=Opt(moorings=1.0)
         )
         assert labels == []
         assert np.allclose(image[:, 147:153, 143:157], 120.0)  # the labelled car is untouched
@@ -78,7 +87,7 @@ def test_moorings_are_drawn_unlabelled_and_off_labelled_objects() -> None:
 def test_no_moorings_draws_what_earlier_versions_drew() -> None:
     def draw(**kw: float) -> np.ndarray:
         image = np.full((3, 300, 300), 120.0, dtype=np.float32)
-        add_generated(image, 0.3, np.random.default_rng(8), (LV,), [], 3, **kw)
+        add_generated(image, 0.3, np.random.default_rng(8), (LV,), [], 3, options=Opt(**kw))
         return image
 
     assert np.array_equal(draw(), draw(moorings=0.0))
@@ -97,8 +106,7 @@ def test_quay_vehicles_are_labelled_beside_the_water() -> None:
             (LV,),
             occupied,
             0,
-            moorings=1.0,
-            quay_vehicles=1.0,
+            options=Opt(moorings=1.0, quay_vehicles=1.0),
         )
         assert all(cls is LV for cls, _ in labels)
         if not labels:
@@ -116,7 +124,9 @@ def test_quay_vehicles_are_labelled_beside_the_water() -> None:
 def test_no_quay_vehicles_draws_what_moorings_alone_drew() -> None:
     def draw(**kw: float) -> np.ndarray:
         image = np.full((3, 300, 300), 120.0, dtype=np.float32)
-        add_generated(image, 0.3, np.random.default_rng(5), (LV,), [], 2, moorings=1.0, **kw)
+        add_generated(
+            image, 0.3, np.random.default_rng(5), (LV,), [], 2, options=Opt(moorings=1.0, **kw)
+        )
         return image
 
     assert np.array_equal(draw(), draw(quay_vehicles=0.0))
@@ -125,7 +135,7 @@ def test_no_quay_vehicles_draws_what_moorings_alone_drew() -> None:
 def test_wide_palette_draws_yellow_vehicles_and_narrow_draws_what_it_drew() -> None:
     def draw(seed: int, **kw: bool) -> np.ndarray:
         image = np.full((3, 300, 300), 120.0, dtype=np.float32)
-        add_generated(image, 0.3, np.random.default_rng(seed), (LV,), [], 4, **kw)
+        add_generated(image, 0.3, np.random.default_rng(seed), (LV,), [], 4, options=Opt(**kw))
         return image
 
     assert np.array_equal(draw(3), draw(3, wide_palette=False))
@@ -153,8 +163,26 @@ def test_angled_rows_stand_staggered_along_the_axis() -> None:
 def test_no_angled_rows_draws_what_square_rows_drew() -> None:
     def draw(**kw: float) -> np.ndarray:
         image = np.full((3, 300, 300), 120.0, dtype=np.float32)
-        add_generated(image, 0.3, np.random.default_rng(6), (LV,), [], 3, vehicle_rows=1.0, **kw)
+        add_generated(
+            image, 0.3, np.random.default_rng(6), (LV,), [], 3, options=Opt(vehicle_rows=1.0, **kw)
+        )
         return image
 
     assert np.array_equal(draw(), draw(angled_rows=0.0))
     assert not np.array_equal(draw(), draw(angled_rows=1.0))
+
+
+def test_generator_options_are_probabilities() -> None:
+    with pytest.raises(ValueError, match="moorings"):
+        Opt(moorings=1.5)
+    with pytest.raises(ValueError, match="angled_rows"):
+        Opt(angled_rows=-0.1)
+
+
+def test_a_training_config_passes_every_generator_option_through() -> None:
+    values = {"vehicle_rows": 0.3, "moorings": 0.1, "quay_vehicles": 0.8, "angled_rows": 0.5}
+    config = TrainConfig(version="0", out=Path("runs/x"), datasets=[], wide_palette=True, **values)
+    options = config.generator_options()
+    assert options == Opt(wide_palette=True, **values)
+    # every option is a field of the YAML configuration, of the same name
+    assert {f.name for f in dataclasses.fields(Opt)} <= set(TrainConfig.model_fields)

@@ -7,12 +7,15 @@ image's group (place or flight sequence), never at random.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sitewatch.core.models import ObjectClass
 from sitewatch.documents import load_yaml_model
+
+if TYPE_CHECKING:
+    from sitewatch.train.synth import GeneratorOptions
 
 Format = Literal["yolo", "yolo-obb", "dota", "coco", "xview"]
 
@@ -143,6 +146,18 @@ class TrainConfig(TrainingRun):
     def resolve_paths(self, base: Path) -> None:
         super().resolve_paths(base)
         self.average_with = [(base / p).resolve() for p in self.average_with]
+
+    def generator_options(self) -> GeneratorOptions:
+        """The generator options of this run, for the sample source (train/synth.py)."""
+        from sitewatch.train.synth import GeneratorOptions  # numpy and shapely: training only
+
+        return GeneratorOptions(
+            vehicle_rows=self.vehicle_rows,
+            moorings=self.moorings,
+            quay_vehicles=self.quay_vehicles,
+            wide_palette=self.wide_palette,
+            angled_rows=self.angled_rows,
+        )
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:

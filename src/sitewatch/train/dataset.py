@@ -53,7 +53,7 @@ from sitewatch.core.models import GSD_TOLERANCE, ObjectClass, OrientedBox
 from sitewatch.imagery.pixels import read_frame
 from sitewatch.train.degrade import colour_look, resample_to_gsd
 from sitewatch.train.labels import LabelledImage, box_size_px, polygon_angle_deg
-from sitewatch.train.synth import add_generated
+from sitewatch.train.synth import PLAIN, GeneratorOptions, add_generated
 
 CLASSES: tuple[ObjectClass, ...] = tuple(ObjectClass)
 WARP_READ = 1.9  # a warped crop is read from a cut this many crop sizes wide: sqrt(2) / 0.75
@@ -147,30 +147,17 @@ class SampleSource:
         background_warp: float = 0.0,
         generated_weights: Mapping[ObjectClass, int] | None = None,
         colour_jitter: float = 0.0,
-        vehicle_rows: float = 0.0,
-        moorings: float = 0.0,
-        quay_vehicles: float = 0.0,
-        wide_palette: bool = False,
-        angled_rows: float = 0.0,
+        generator: GeneratorOptions = PLAIN,
     ) -> None:
         """`mask_classes`: classes whose generated objects also give a footprint mask per
         sample (the extent masks of the network, train/model.py); `background_warp`: the
         probability that a crop is a warped background with generated objects;
         `generated_weights`: the weight of each generated class, 1 where not named;
         `colour_jitter`: the probability that a crop gets another sensor's colours (module
-        docstring); `vehicle_rows`: the probability that a generated large vehicle is a parked
-        row of them (`synth.large_vehicle_row`); `moorings`: the probability that a crop with
-        generated objects also gets an unlabelled mooring of boats (`synth.mooring`);
-        `quay_vehicles`: the probability that such a mooring gets large vehicles parked on its
-        quay (labelled); `wide_palette`: generated large vehicles also in yellow, tan, orange,
-        green and brown (`synth.WIDE_VEHICLE_COLOURS`); `angled_rows`: the probability that a
-        row of large vehicles is parked in angled bays (`synth.large_vehicle_row`)."""
+        docstring); `generator`: what generated crops get besides single objects (rows of
+        parked large vehicles, moorings, ...; `synth.GeneratorOptions`)."""
         self.crop_px = crop_px
-        self.vehicle_rows = vehicle_rows
-        self.moorings = moorings
-        self.quay_vehicles = quay_vehicles
-        self.wide_palette = wide_palette
-        self.angled_rows = angled_rows
+        self.generator = generator
         self.colour_jitter = colour_jitter
         self.background_warp = background_warp
         weights = dict(generated_weights or {})
@@ -318,11 +305,7 @@ class SampleSource:
             occupied,
             count,
             dict(zip(self.mask_classes, masks[:m], strict=True)),
-            self.vehicle_rows,
-            self.moorings,
-            self.quay_vehicles,
-            self.wide_palette,
-            self.angled_rows,
+            self.generator,
         )
         masks *= valid
         return [Target(cls, box, True) for cls, box in drawn]

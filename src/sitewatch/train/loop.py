@@ -109,11 +109,7 @@ def train(config: TrainConfig, log: Log) -> Path:
             background_warp=config.background_warp,
             generated_weights=config.generated_weights,
             colour_jitter=config.colour_jitter,
-            vehicle_rows=config.vehicle_rows,
-            moorings=config.moorings,
-            quay_vehicles=config.quay_vehicles,
-            wide_palette=config.wide_palette,
-            angled_rows=config.angled_rows,
+            generator=config.generator_options(),
         )
 
     if config.continue_step is not None and not ckpt_path.exists():  # from a released model

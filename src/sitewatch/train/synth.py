@@ -22,7 +22,7 @@ Sizes: containers ISO 20 ft / 40 ft (6.06 / 12.19 x 2.44 m, 2.6 m high, stacked 
 cranes 20-35 x 10-25 m; rigid trucks 8-11 m, tractors with box, tank or flatbed trailers 10-17 m,
 buses 10-13 m and articulated buses 17-21 m (with roof units); cabs show a dark windscreen.
 
-Moorings (`mooring`, drawn where `add_generated` is given `moorings`) are not labelled: a strip of
+Moorings (`mooring`, drawn where `GeneratorOptions.moorings` says) are not labelled: a strip of
 dark water along a pier, with boats of 6-16 m moored side by side, stern to the pier (or alongside
 it), on one or both sides. They are negatives: rows of long light hulls on water that are neither
 large vehicles nor containers. Why: trained on rows of parked large vehicles (`vehicle_rows`), a
@@ -107,6 +107,35 @@ class Sun:
     shadow_dir: float
     shadow_per_m: float
     darkness: float
+
+
+@dataclass(frozen=True)
+class GeneratorOptions:
+    """What `add_generated` draws besides single objects; each a probability unless said.
+
+    `vehicle_rows`: that a large-vehicle draw is a row parked side by side
+    (`large_vehicle_row`); `angled_rows`: that such a row stands in angled bays;
+    `moorings`: that an unlabelled mooring of boats (`mooring`) is drawn first;
+    `quay_vehicles`: that a mooring drawn gets 1-3 large vehicles (labelled) parked on its quay
+    (`_draw_quay_vehicles`); `wide_palette` (a switch): large vehicles take their colours from
+    WIDE_VEHICLE_COLOURS instead of VEHICLE_COLOURS. All off (PLAIN) draws what earlier
+    versions drew, bit for bit. A new option is added here, in `TrainConfig` (the YAML field)
+    and in `TrainConfig.generator_options`; the sample source and its callers pass it through.
+    """
+
+    vehicle_rows: float = 0.0
+    moorings: float = 0.0
+    quay_vehicles: float = 0.0
+    wide_palette: bool = False
+    angled_rows: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("vehicle_rows", "moorings", "quay_vehicles", "angled_rows"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"GeneratorOptions.{name} is a probability, 0-1")
+
+
+PLAIN = GeneratorOptions()
 
 
 def draw_sun(rng: np.random.Generator) -> Sun:
@@ -611,33 +640,25 @@ def add_generated(
     occupied: list[OrientedBox],
     count: int,
     masks: dict[ObjectClass, F32] | None = None,
-    vehicle_rows: float = 0.0,
-    moorings: float = 0.0,
-    quay_vehicles: float = 0.0,
-    wide_palette: bool = False,
-    angled_rows: float = 0.0,
+    options: GeneratorOptions = PLAIN,
 ) -> list[tuple[ObjectClass, OrientedBox]]:
     """Draw up to `count` generated objects (or groups) of `classes` where nothing is yet.
 
     Returns the labels drawn (class and pixel box). `occupied` is extended in place. `masks`
     maps classes to (rows, cols) arrays that take the footprint coverage of every object of that
     class drawn, whether or not its centre (hence its label) falls inside the image.
-    `vehicle_rows`: the probability that a large-vehicle draw is a parked row
-    (`large_vehicle_row`); `moorings`: the probability that an unlabelled mooring (`mooring`) is
-    drawn first; `quay_vehicles`: the probability that a mooring drawn gets large vehicles
-    parked on its quay (`_draw_quay_vehicles`, labelled); `wide_palette`: large vehicles take
-    their colours from WIDE_VEHICLE_COLOURS (with yellow, tan, orange, green and brown) instead
-    of VEHICLE_COLOURS; `angled_rows`: the probability that a row's bays are angled
-    (`large_vehicle_row`). 0 (False) for all five draws what earlier versions drew, bit for bit.
+    `options`: what else is drawn (`GeneratorOptions`); the default, PLAIN, draws what earlier
+    versions drew, bit for bit.
     """
-    palette = WIDE_VEHICLE_COLOURS if wide_palette else VEHICLE_COLOURS
+    o = options
+    palette = WIDE_VEHICLE_COLOURS if o.wide_palette else VEHICLE_COLOURS
     rows, cols = image.shape[1:]
     sun = draw_sun(rng)
     before = image.copy()
     labels: list[tuple[ObjectClass, OrientedBox]] = []
-    if moorings > 0 and rng.random() < moorings:
+    if o.moorings > 0 and rng.random() < o.moorings:
         water = _draw_mooring(image, gsd_m, rng, occupied, sun)
-        if water is not None and quay_vehicles > 0 and rng.random() < quay_vehicles:
+        if water is not None and o.quay_vehicles > 0 and rng.random() < o.quay_vehicles:
             labels += _draw_quay_vehicles(image, gsd_m, rng, occupied, sun, water, palette)
     for _ in range(count):
         cls = classes[int(rng.integers(len(classes)))]
@@ -649,8 +670,12 @@ def add_generated(
             extra, cars = rail_train(rng, reach_m=2 * max(rows, cols) * gsd_m)
             items = [(c.du_m, 0.0, [replace(c, du_m=0.0, dv_m=0.0)], c.length_m, 3.1) for c in cars]
             items = _merge_tank_tops(items, cars)
-        elif cls is ObjectClass.LARGE_VEHICLE and vehicle_rows > 0 and rng.random() < vehicle_rows:
-            items = large_vehicle_row(rng, palette, angled_rows)
+        elif (
+            cls is ObjectClass.LARGE_VEHICLE
+            and o.vehicle_rows > 0
+            and rng.random() < o.vehicle_rows
+        ):
+            items = large_vehicle_row(rng, palette, o.angled_rows)
         else:
             parts, length, width = (
                 crane(rng) if cls is ObjectClass.CRANE else large_vehicle(rng, palette)
