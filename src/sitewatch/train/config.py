@@ -6,6 +6,7 @@ image's group (place or flight sequence), never at random.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -148,16 +149,12 @@ class TrainConfig(TrainingRun):
         self.average_with = [(base / p).resolve() for p in self.average_with]
 
     def generator_options(self) -> GeneratorOptions:
-        """The generator options of this run, for the sample source (train/synth.py)."""
+        """The generator options of this run, for the sample source (train/synth.py): each
+        option is the YAML field of the same name."""
         from sitewatch.train.synth import GeneratorOptions  # numpy and shapely: training only
 
-        return GeneratorOptions(
-            vehicle_rows=self.vehicle_rows,
-            moorings=self.moorings,
-            quay_vehicles=self.quay_vehicles,
-            wide_palette=self.wide_palette,
-            angled_rows=self.angled_rows,
-        )
+        names = (f.name for f in dataclasses.fields(GeneratorOptions))
+        return GeneratorOptions(**{name: getattr(self, name) for name in names})
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:

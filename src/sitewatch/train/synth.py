@@ -119,8 +119,9 @@ class GeneratorOptions:
     `quay_vehicles`: that a mooring drawn gets 1-3 large vehicles (labelled) parked on its quay
     (`_draw_quay_vehicles`); `wide_palette` (a switch): large vehicles take their colours from
     WIDE_VEHICLE_COLOURS instead of VEHICLE_COLOURS. All off (PLAIN) draws what earlier
-    versions drew, bit for bit. A new option is added here, in `TrainConfig` (the YAML field)
-    and in `TrainConfig.generator_options`; the sample source and its callers pass it through.
+    versions drew, bit for bit. A new option is added here and as the `TrainConfig` field of
+    the same name (the YAML key); `TrainConfig.generator_options` and the sample source pass it
+    through.
     """
 
     vehicle_rows: float = 0.0
