@@ -136,8 +136,14 @@ def main() -> None:
         if len(args.seed) > 1:
             out[f"per_seed_differences_{twin}"] = {
                 str(seed): conditions(
-                    figures(args.folder, [seed], f"sitewatch-det-{args.candidate}{suffix}.json"),
-                    figures(args.folder, [seed], f"sitewatch-det-{default}{suffix}.json"),
+                    figures(
+                        args.folder / f"seed{seed}",
+                        [seed],
+                        f"sitewatch-det-{args.candidate}{suffix}.json",
+                    ),
+                    figures(
+                        args.folder / f"seed{seed}", [seed], f"sitewatch-det-{default}{suffix}.json"
+                    ),
                     args.focus_rule,
                     args.focus,
                     args.mean_drop,

@@ -50,3 +50,23 @@ def test_several_seeds_are_read_on_their_mean(tmp_path: Path) -> None:
     mean = ar.conditions(new, ar.figures(tmp_path, [1, 2, 3], "old.json"), "within")
     assert mean["holds"]["large_vehicle within 0.03 at both GSDs"] is True
     assert mean["differences"]["large_vehicle within 0.03 at both GSDs"] == [0.0, 0.0]
+
+
+def test_the_record_of_several_seeds_names_each_seed(
+    tmp_path: Path, monkeypatch: Any, capsys: Any
+) -> None:
+    ar = _script()
+    for seed, lv in ((1, 0.76), (2, 0.82), (3, 0.82)):
+        for suffix in ("", "-int8"):
+            _write(tmp_path / f"seed{seed}", f"sitewatch-det-2.0.0{suffix}.json", _figures(0.8, lv))
+            _write(
+                tmp_path / f"seed{seed}", f"sitewatch-det-1.0.0{suffix}.json", _figures(0.8, 0.8)
+            )
+    argv = ["x", str(tmp_path), "2.0.0", "1.0.0", "--config", "c.yaml", "--seed", "1", "2", "3"]
+    monkeypatch.setattr("sys.argv", [*argv, "--focus-rule", "within"])
+    ar.main()
+    record = json.loads(capsys.readouterr().out)
+    assert record["detection_conditions_hold"] is False  # the mean generated AP50 is not higher
+    per_seed = record["per_seed_differences_int8"]
+    assert per_seed["1"]["large_vehicle within 0.03 at both GSDs"] == [-0.04, -0.04]
+    assert record["holds_fp32"]["large_vehicle within 0.03 at both GSDs"] is True
