@@ -186,6 +186,7 @@ def test_train_continues_from_a_released_model(cli: Callable[..., Any], tmp_path
     assert "averaged with" in (tmp_path / "run6" / "train.log").read_text()
     card = (tmp_path / "run6" / "sitewatch-det-0.0.1.md").read_text()
     assert "the uniform mean of the released models `sitewatch-det-0.0.1.onnx` and" in card
+    assert "those it started from, unchanged (no training step)" in card
     from_checkpoint = f"\naverage_with: [{released}]"
     r = cli(
         "train", str(_continuation(tmp_path, "b.yaml", "run7", "run/last.pt", 3, from_checkpoint))

@@ -341,12 +341,16 @@ def model_card(
             else ""
         )
     )
-    ema_text = (
-        f" Released weights: the moving average of the weights over training (decay "
-        f"{config.ema_decay:g}), not the last step's."
-        if config.ema_decay
-        else ""
-    )
+    if config.continue_step is not None and config.continue_step >= config.steps:
+        # no step of its own: the settings above are those of the run it continues
+        ema_text = " Released weights: those it started from, unchanged (no training step)."
+    elif config.ema_decay:
+        ema_text = (
+            f" Released weights: the moving average of the weights over training (decay "
+            f"{config.ema_decay:g}), not the last step's."
+        )
+    else:
+        ema_text = ""
     long_text = (
         "Long objects: the encoder sees about 150 px around a centre, less than a 40-90 m crane "
         f"at 0.3 m, so {', '.join(c.value for c in config.mask_classes)} boxes come from the "
