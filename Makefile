@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # The default detector's files, without suffix (DEFAULT_MODEL in src/sitewatch/cli/detect.py is
 # its int8 twin).
-DET := models/sitewatch-det-0.22.0
+DET := models/sitewatch-det-0.30.0
 
 .PHONY: venv demo test lint typecheck imports pytest bench bench-detect eval-detector calibrate-detector eval-change bench-alerts train-detector train-change clean
 
@@ -79,6 +79,10 @@ train-detector: venv
 	$(BIN)/sitewatch train configs/train-det-0.20.0.yaml --export-to benchmarks/results/detector-experiments/det-0.20.0/model
 	$(BIN)/sitewatch train configs/train-det-0.21.0.yaml --export-to benchmarks/results/detector-experiments/det-0.21.0/model
 	$(BIN)/sitewatch train configs/train-det-0.22.0.yaml --export-to models
+	$(BIN)/sitewatch train configs/train-det-0.26.0.yaml --export-to benchmarks/results/detector-experiments/det-0.26.0/model
+	$(BIN)/sitewatch train configs/train-det-0.27.0.yaml --export-to benchmarks/results/detector-experiments/det-0.27.0/model
+	$(BIN)/sitewatch train configs/train-det-0.28.0.yaml --export-to benchmarks/results/detector-experiments/det-0.28.0/model
+	$(BIN)/sitewatch train configs/train-det-0.30.0.yaml --export-to models
 
 train-change: venv
 	$(BIN)/sitewatch train-change configs/train-change.yaml --export-to models

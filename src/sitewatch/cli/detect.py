@@ -21,13 +21,13 @@ from sitewatch.errors import ConfigError, NotFoundError
 from sitewatch.pipeline.detect import DetectOutcome, detect_scene, detect_site
 
 REPO_MODELS = Path(__file__).resolve().parents[3] / "models"
-# The int8 twin of sitewatch-det-0.22.0 runs by default: 0.19.0's weights trained 9,000 more
-# steps with generated large vehicles parked in rows and unlabelled moorings of boats as
-# negatives, with 7-bit int8 weights (CPUs without VNNI do not saturate) and taking uint8 pixels
-# (train/export.py), adopted by the rule in its configuration (real DOTA vehicles and boats,
-# selection and training splits, speed and alerting; BENCHMARKS.md).
+# The int8 twin of sitewatch-det-0.30.0 runs by default: the uniform weight average of 0.22.0
+# and 0.28.0 (0.22.0 trained 9,000 more steps with quay vehicles, a wider palette and angled
+# bays), with 7-bit int8 weights (CPUs without VNNI do not saturate) and taking uint8 pixels
+# (train/export.py), adopted by the rule in its configuration (real DOTA vehicles and boats, real
+# depots, selection and training splits on many draws, speed and alerting; BENCHMARKS.md).
 # Benchmarks and tests take the default from here.
-DEFAULT_MODEL = "sitewatch-det-0.22.0-int8.onnx"
+DEFAULT_MODEL = "sitewatch-det-0.30.0-int8.onnx"
 DEFAULT_FP32_MODEL = DEFAULT_MODEL.replace("-int8", "")  # its fp32 twin
 DEFAULT_CHANGE_MODEL = "sitewatch-chg-0.1.0.onnx"
 MODEL_OPT = typer.Option(
