@@ -121,3 +121,18 @@ def test_eval_detector_scores_generated_objects_alone(
     assert alone["large_vehicle"]["objects"] == mixed["objects"] - 1
     assert doc["results"]["real 0.3 m"]["large_vehicle"]["AP50"] == 1.0
     assert "real ignored" in (out / "eval.md").read_text()
+    assert "generated_draws" not in doc
+    # three draws of generated objects pooled: three times the scenes, the real rows unchanged
+    pooled = tmp_path / "pooled"
+    r = cli(
+        "eval-detector", "--model", str(reg), "--config", str(config), "--gsd", "0.3", "--out",
+        str(pooled), "--draws", "3",
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    three = json.loads((pooled / "eval.json").read_text())
+    assert three["generated_draws"] == 3
+    one, many = doc["results"]["generated 0.3 m"], three["results"]["generated 0.3 m"]
+    assert many["large_vehicle"]["images"] == 3 * one["large_vehicle"]["images"]
+    assert many["large_vehicle"]["objects"] > one["large_vehicle"]["objects"]
+    assert three["results"]["real 0.3 m"] == doc["results"]["real 0.3 m"]
+    assert "--draws 3" in (pooled / "eval.md").read_text()

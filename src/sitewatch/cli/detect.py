@@ -165,6 +165,9 @@ def eval_detector(
         Path("benchmarks/results/detector"), "--out", help="folder for JSON, Markdown and PNG"
     ),
     generated: bool = typer.Option(True, "--generated/--no-generated"),
+    draws: int = typer.Option(
+        1, "--draws", min=1, help="draws of generated objects pooled (seeds 1234, 1235, ...)"
+    ),
     threads: int = typer.Option(0, "--threads"),
 ) -> None:
     """AP50, AP50:95, counting error and P/R per class on the held-out split; PR curves."""
@@ -177,7 +180,9 @@ def eval_detector(
     detector = load_detector(path, threads, score_floor=0.05)
     operating = {cls: detector.spec.threshold(cls) for cls in ObjectClass}
     split = load_split(load_train_config(config))
-    reports = heldout_reports(detector, split.val, split.val_backgrounds, gsd, operating, generated)
+    reports = heldout_reports(
+        detector, split.val, split.val_backgrounds, gsd, operating, generated, draws
+    )
     out.mkdir(parents=True, exist_ok=True)
     plot_pr_curves(reports, out / "pr_curves.png")
     clean = {
@@ -187,7 +192,7 @@ def eval_detector(
         }
         for k, rep in reports.items()
     }
-    summary = {
+    summary: dict[str, Any] = {
         "model": str(path.name),
         "model_id": detector.info.model_id,
         "model_sha256": detector.info.sha256,
@@ -197,12 +202,20 @@ def eval_detector(
         },
         "results": clean,
     }
+    pooled = f" --draws {draws}" if draws > 1 and generated else ""
+    if pooled:
+        summary["generated_draws"] = draws
     (out / "eval.json").write_text(json.dumps(summary, indent=2))
     lines = [
         f"# Detector evaluation: {detector.info.model_id}",
         "",
         f"Model `{path.name}` (sha256 `{detector.info.sha256[:16]}`), command: "
-        f"`sitewatch eval-detector --model {path} --config {config}`.",
+        f"`sitewatch eval-detector --model {path} --config {config}{pooled}`."
+        + (
+            f" Generated rows pool {draws} draws of generated objects (seeds 1234-{1233 + draws})."
+            if pooled
+            else ""
+        ),
         "Rows marked *generated* are measured on generated objects drawn on held-out real "
         "backgrounds, not on real labelled objects. Their large-vehicle row also counts the real "
         "trucks and buses of those frames; the rows *real ignored* leave those out, COCO-style "
