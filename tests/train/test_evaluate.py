@@ -280,6 +280,9 @@ def test_the_model_card_shows_each_ap50_with_its_interval(tmp_path: Path) -> Non
     text = metrics_section(tmp_path / "eval.json")
     assert "Rows *real ignored*" in text
     assert "| generated 0.3 m, real ignored | large_vehicle | 42 | 0.600 |" in text
+    assert "draws of generated objects" not in text
+    (tmp_path / "eval.json").write_text(json.dumps(doc | {"generated_draws": 20}))
+    assert "Generated rows pool 20 draws" in metrics_section(tmp_path / "eval.json")
 
 
 LV = ObjectClass.LARGE_VEHICLE

@@ -198,6 +198,12 @@ def metrics_section(eval_json: Path) -> str:
             if ignored
             else ""
         )
+        + (
+            f" Generated rows pool {doc['generated_draws']} draws of generated objects on the "
+            "same held-out frames."
+            if doc.get("generated_draws", 1) > 1
+            else ""
+        )
         + "\n\n"
         "| setting | class | objects | AP50 | AP50 90% | AP50:95 | P | R | count MAE | count MAPE |\n"
         "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows)
