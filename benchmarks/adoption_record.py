@@ -90,6 +90,14 @@ def figures(folder: Path, seeds: list[int], name: str) -> dict[str, Any]:
     return out
 
 
+def judged(
+    folder: Path, seeds: list[int], names: tuple[str, str], rule: str, focus: str, mean_drop: float
+) -> dict[str, Any]:
+    """The conditions on the figures of the candidate and the default (their file `names`)."""
+    new, old = (figures(folder, seeds, name) for name in names)
+    return conditions(new, old, rule, focus, mean_drop)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("folder", type=Path)
@@ -130,24 +138,18 @@ def main() -> None:
         ("fp32", "", args.default),
         ("int8", "-int8", args.int8_default or args.default),
     ):
-        new = figures(args.folder, args.seed, f"sitewatch-det-{args.candidate}{suffix}.json")
-        old = figures(args.folder, args.seed, f"sitewatch-det-{default}{suffix}.json")
-        result = conditions(new, old, args.focus_rule, args.focus, args.mean_drop)
+        names = (
+            f"sitewatch-det-{args.candidate}{suffix}.json",
+            f"sitewatch-det-{default}{suffix}.json",
+        )
+        rule_args = (args.focus_rule, args.focus, args.mean_drop)
+        new = figures(args.folder, args.seed, names[0])
+        result = judged(args.folder, args.seed, names, *rule_args)
         if len(args.seed) > 1:
             out[f"per_seed_differences_{twin}"] = {
-                str(seed): conditions(
-                    figures(
-                        args.folder / f"seed{seed}",
-                        [seed],
-                        f"sitewatch-det-{args.candidate}{suffix}.json",
-                    ),
-                    figures(
-                        args.folder / f"seed{seed}", [seed], f"sitewatch-det-{default}{suffix}.json"
-                    ),
-                    args.focus_rule,
-                    args.focus,
-                    args.mean_drop,
-                )["differences"]
+                str(seed): judged(args.folder / f"seed{seed}", [seed], names, *rule_args)[
+                    "differences"
+                ]
                 for seed in args.seed
             }
         out[f"differences_{args.candidate}_minus_{default}_{twin}"] = result["differences"]

@@ -166,14 +166,14 @@ def eval_detector(
     ),
     generated: bool = typer.Option(True, "--generated/--no-generated"),
     draws: int = typer.Option(
-        1, "--draws", min=1, help="draws of generated objects pooled (seeds 1234, 1235, ...)"
+        1, "--draws", min=1, help="draws of generated objects pooled (seeds 1234 onwards)"
     ),
     threads: int = typer.Option(0, "--threads"),
 ) -> None:
     """AP50, AP50:95, counting error and P/R per class on the held-out split; PR curves."""
     from sitewatch.train.config import load_train_config
     from sitewatch.train.data import load_split
-    from sitewatch.train.evaluate import heldout_reports, plot_pr_curves
+    from sitewatch.train.evaluate import HELDOUT_SEED, heldout_reports, plot_pr_curves
 
     c = app_context(ctx)
     path = resolve_model(model, c.settings.model)
@@ -212,7 +212,8 @@ def eval_detector(
         f"Model `{path.name}` (sha256 `{detector.info.sha256[:16]}`), command: "
         f"`sitewatch eval-detector --model {path} --config {config}{pooled}`."
         + (
-            f" Generated rows pool {draws} draws of generated objects (seeds 1234-{1233 + draws})."
+            f" Generated rows pool {draws} draws of generated objects (seeds {HELDOUT_SEED}-"
+            f"{HELDOUT_SEED + draws - 1})."
             if pooled
             else ""
         ),

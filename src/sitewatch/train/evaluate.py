@@ -437,11 +437,11 @@ def heldout_reports(
     narrow the intervals for the draw of objects, not for the draw of places."""
     options = DetectOptions(overlap_px=64)
     reports: dict[str, dict[str, Any]] = {}
+    frames = list(real) + list(backgrounds)
     for g in gsds:
         reports[f"real {g:g} m"] = evaluate(detector, real_eval_set(real, g), options, operating)
         if not generated:
             continue
-        frames = list(real) + list(backgrounds)
         scenes = [s for d in range(draws) for s in generated_eval_set(frames, g, HELDOUT_SEED + d)]
         found = detect_all(scenes, detector, options)
         reports[f"generated {g:g} m"] = score_detections(scenes, found, operating)
