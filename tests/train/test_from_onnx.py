@@ -167,6 +167,11 @@ def test_train_continues_from_a_released_model(cli: Callable[..., Any], tmp_path
     again = _continuation(tmp_path, "second.yaml", "run2", released, 4, extra)
     assert cli("train", str(again)).code == 0
     assert "resumed from" in (tmp_path / "run2" / "train.log").read_text()
+    # continue_step 0: the released weights under a fresh learning-rate schedule
+    restart = _continuation(tmp_path, "r.yaml", "run8", released, 1, "\ncontinue_step: 0")
+    assert cli("train", str(restart)).code == 0
+    card = (tmp_path / "run8" / "sitewatch-det-0.0.1.md").read_text()
+    assert "`sitewatch-det-0.0.1.onnx` with a fresh learning-rate schedule (counted from" in card
     # refused: the int8 twin, no step, a mask order that would reorder the model's channels
     int8 = _continuation(
         tmp_path, "q.yaml", "run3", "run/sitewatch-det-0.0.1-int8.onnx", 3, "\ncontinue_step: 2"

@@ -251,10 +251,14 @@ def model_card(
             "for their training."
         )
     elif config.continue_step is not None and config.continue_from is not None:
+        at = (
+            "with a fresh learning-rate schedule (counted from step 0)"
+            if config.continue_step == 0
+            else f"at step {config.continue_step}"
+        )
         continued = (
-            f" Continued from the released model `{config.continue_from.name}` at step "
-            f"{config.continue_step} (its weights, a fresh optimiser; see that model's card for "
-            "the first steps)."
+            f" Continued from the released model `{config.continue_from.name}` {at} (its "
+            "weights, a fresh optimiser; see that model's card for the first steps)."
         )
     elif config.continue_from is not None:
         continued = (
