@@ -190,7 +190,8 @@ def test_train_continues_from_a_released_model(cli: Callable[..., Any], tmp_path
     assert r.code == 0, r.err
     assert "averaged with" in (tmp_path / "run6" / "train.log").read_text()
     card = (tmp_path / "run6" / "sitewatch-det-0.0.1.md").read_text()
-    assert "the uniform mean of the released models `sitewatch-det-0.0.1.onnx` and" in card
+    names = "`sitewatch-det-0.0.1.onnx`, `sitewatch-det-0.0.1.onnx` and `sitewatch-det-0.0.1.onnx`"
+    assert f"the uniform mean of the released models {names} (of their" in card
     assert "those it started from, unchanged (no training step)" in card
     from_checkpoint = f"\naverage_with: [{released}]"
     r = cli(

@@ -243,10 +243,10 @@ def model_card(
         and config.continue_from is not None
         and config.average_with
     ):
-        others = "".join(f" and `{p.name}`" for p in config.average_with)
+        names = [f"`{p.name}`" for p in [config.continue_from, *config.average_with]]
         continued = (
             f" Continued from the uniform mean of the released models "
-            f"`{config.continue_from.name}`{others} (of their folded convolutions), counted "
+            f"{', '.join(names[:-1])} and {names[-1]} (of their folded convolutions), counted "
             f"as step {config.continue_step}, with a fresh optimiser; see those models' cards "
             "for their training."
         )
