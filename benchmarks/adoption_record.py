@@ -134,6 +134,7 @@ def main() -> None:
         "training frame and the training backgrounds; 0.3 m and 0.5 m",
     }
     every = True
+    rule_args = (args.focus_rule, args.focus, args.mean_drop)
     for twin, suffix, default in (
         ("fp32", "", args.default),
         ("int8", "-int8", args.int8_default or args.default),
@@ -142,9 +143,8 @@ def main() -> None:
             f"sitewatch-det-{args.candidate}{suffix}.json",
             f"sitewatch-det-{default}{suffix}.json",
         )
-        rule_args = (args.focus_rule, args.focus, args.mean_drop)
-        new = figures(args.folder, args.seed, names[0])
-        result = judged(args.folder, args.seed, names, *rule_args)
+        new, old = (figures(args.folder, args.seed, name) for name in names)
+        result = conditions(new, old, *rule_args)
         if len(args.seed) > 1:
             out[f"per_seed_differences_{twin}"] = {
                 str(seed): judged(args.folder / f"seed{seed}", [seed], names, *rule_args)[
