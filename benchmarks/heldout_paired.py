@@ -6,7 +6,8 @@ held-out differences between two releases are larger than the draw of images alo
 For information only: adoption rules are judged on the selection and training splits, never on
 the held-out split, and this script chooses nothing.
 
-    .venv/bin/python benchmarks/heldout_paired.py MODEL DEFAULT [--config CONFIG] > paired.json
+    .venv/bin/python benchmarks/heldout_paired.py MODEL DEFAULT [--config CONFIG] [--draws N]
+        > paired.json
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def main() -> None:
     ap.add_argument("default", type=Path)
     ap.add_argument("--config", type=Path, default=Path("configs/train-det.yaml"))
     ap.add_argument("--gsd", type=float, nargs="+", default=[0.3, 0.5])
+    ap.add_argument("--draws", type=int, default=1, help="draws of generated objects pooled")
     args = ap.parse_args()
     split = load_split(load_train_config(args.config))
     reports = {}
@@ -35,7 +37,7 @@ def main() -> None:
         detector = load_detector(path, 0, score_floor=0.05)
         operating = {cls: detector.spec.threshold(cls) for cls in ObjectClass}
         reports[path] = heldout_reports(
-            detector, split.val, split.val_backgrounds, args.gsd, operating
+            detector, split.val, split.val_backgrounds, args.gsd, operating, draws=args.draws
         )
     mine, theirs = reports[args.model], reports[args.default]
     rows = {}
@@ -55,6 +57,7 @@ def main() -> None:
         "default": args.default.name,
         "config": str(args.config),
         "split": "held-out (validation) frames and backgrounds of the config",
+        "generated_draws": args.draws,
         "results": rows,
     }
     print(json.dumps(out, indent=1))
